@@ -1,0 +1,82 @@
+/// Carries publish/subscribe and history for the hub: the in-memory broker by default, Redis for several nodes.
+///
+/// Contract:
+/// - `publish` stores the event when asked (assigning its id) and hands it to the sink of every node
+///   attached to the broker, this one included.
+/// - The sink sees each room's stored events in id order.
+/// - Ids come from the shared history, so every node and transport agrees on them.
+public protocol Broker: Sendable {
+    /// Sets where published events go. Called once, before `publish`.
+    func attach(_ sink: any BrokerSink)
+
+    /// Publishes `event` to `event.roomID`. When `store` is true the event is appended to the room's
+    /// history and gets its id; the returned event is what subscribers see.
+    func publish(_ event: Event, store: Bool) async throws -> Event
+
+    /// Reads a room's history.
+    func history(room: String, _ request: HistoryRequest) async throws -> HistoryPage
+
+    /// Tells the broker that this node has subscribers in `room` (pub/sub brokers subscribe to it).
+    func subscribe(room: String) async throws
+
+    /// Tells the broker that this node has no subscribers left in `room`.
+    func unsubscribe(room: String) async throws
+
+    /// Stops the broker; pending publishes fail.
+    func shutdown() async
+
+    /// Counters for `/api/stats`.
+    func statistics() async -> BrokerStatistics
+}
+
+/// What a broker reports about itself.
+public struct BrokerStatistics: Sendable {
+    /// Short name: `memory`, `sqlite`, `redis`.
+    public var kind: String
+    /// Events retained across all rooms.
+    public var retainedEvents: Int
+    /// Whether the broker can publish right now.
+    public var healthy: Bool
+
+    public init(kind: String, retainedEvents: Int, healthy: Bool) {
+        self.kind = kind
+        self.retainedEvents = retainedEvents
+        self.healthy = healthy
+    }
+}
+
+/// Receives events from a broker.
+public protocol BrokerSink: Sendable {
+    /// Called for every event published to any room, in id order within a room.
+    func deliver(_ event: Event)
+}
+
+/// Which part of a room's history to read.
+public enum HistoryRequest: Sendable, Equatable {
+    /// The newest `count` events, oldest first.
+    case latest(Int)
+    /// Events after `id` (all retained ones when `nil`), oldest first, at most `limit`.
+    case after(EventID?, limit: Int)
+}
+
+/// A slice of a room's history.
+public struct HistoryPage: Sendable {
+    /// The events, oldest first.
+    public var events: [Event]
+    /// The room's newest id (or the position below all of its ids when it has none).
+    public var head: EventID
+    /// True when events after the requested id were published but are no longer retained.
+    public var gap: Bool
+    /// The oldest id still retained, if any.
+    public var oldestRetained: EventID?
+    /// True when more events follow the ones returned.
+    public var hasMore: Bool
+
+    public init(events: [Event], head: EventID, gap: Bool, oldestRetained: EventID?, hasMore: Bool) {
+        self.events = events
+        self.head = head
+        self.gap = gap
+        self.oldestRetained = oldestRetained
+        self.hasMore = hasMore
+    }
+}

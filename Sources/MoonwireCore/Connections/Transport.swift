@@ -1,0 +1,32 @@
+/// What a streaming transport (WebSocket, SSE) provides to deliver a connection's outbound queue.
+///
+/// The hub never writes to a transport directly: it queues events on the `Connection`, and
+/// `Hub.serve(_:over:)` drains the queue into the transport from the connection's own task.
+public protocol Transport {
+    /// Writes a batch of items and flushes. Throws when the client is gone.
+    mutating func write(_ items: [OutboundItem]) async throws
+    /// Ends the connection, telling the client why where the transport can.
+    mutating func close(_ reason: DisconnectReason) async
+}
+
+/// One item of a connection's outbound queue.
+public enum OutboundItem: Sendable {
+    /// An event, encoded once and shared between recipients.
+    case event(EncodedEvent)
+    /// Nothing to send for a while: transports that need traffic to stay open (SSE) send a keep-alive.
+    case keepAlive
+}
+
+/// An event with its wire JSON, encoded once per event rather than once per recipient.
+public final class EncodedEvent: Sendable {
+    public let event: Event
+    public let json: [UInt8]
+
+    public init(_ event: Event) {
+        self.event = event
+        self.json = event.jsonBytes
+    }
+
+    /// Bytes this item holds in a queue.
+    var queuedSize: Int { json.count + 64 }
+}

@@ -1,0 +1,108 @@
+extension Hub {
+    /// Authenticates a connecting client through the hooks; without an auth plugin the client's claimed
+    /// user id is taken (the seed's rule).
+    public func authenticate(_ request: ConnectRequest) -> Result<Identity, HubError> {
+        switch hooks.authenticate(request) {
+        case .allow(let identity):
+            if let error = Identity.validateUserID(identity.userID) { return .failure(error) }
+            return .success(identity)
+        case .deny(let code, let reason):
+            logger.info(
+                "connection denied", metadata: ["transport": "\(request.transport.rawValue)", "code": "\(code)", "reason": "\(reason)"])
+            return .failure(HubError(.authFailed, reason))
+        case .noOpinion:
+            guard let claimed = request.claimedUserID else {
+                return .failure(HubError(.authRequired, "user_id required"))
+            }
+            if let error = Identity.validateUserID(claimed) { return .failure(error) }
+            return .success(Identity(userID: claimed, metadata: request.metadata))
+        }
+    }
+
+    /// Registers a new connection for an authenticated identity.
+    public func connect(identity: Identity, transport: TransportKind, remoteAddress: String? = nil) throws(HubError) -> Connection {
+        let connection = Connection(
+            transport: transport, identity: identity, remoteAddress: remoteAddress,
+            queueLimit: configuration.outboundQueueBytes)
+        let refusal = registry.withLock { registry -> HubError? in
+            if lifecycle.withLock({ $0 == .shuttingDown }) {
+                return HubError(.shuttingDown, "server shutting down")
+            }
+            guard registry.connections.count < configuration.maxConnections else {
+                return HubError(.connectionLimit, "the hub holds its maximum of \(configuration.maxConnections) connections")
+            }
+            registry.connections[connection.id] = connection
+            registry.byUser[identity.userID, default: []].insert(connection.id)
+            return nil
+        }
+        if let refusal { throw refusal }
+        statistics.connectionOpened(transport)
+        logger.debug(
+            "connected",
+            metadata: ["connection": "\(connection.id)", "user": "\(identity.userID)", "transport": "\(transport.rawValue)"])
+        return connection
+    }
+
+    /// The welcome notification sent when a connection opens, listing the rooms (the seed's shape).
+    public func welcome(_ connection: Connection) -> Event {
+        let roomIDs = rooms.map { JSONValue.string($0.id) }
+        return Event(
+            type: .notification, userID: Event.systemUser, roomID: nil,
+            data: [
+                "message": .string("Welcome \(connection.userID)!"),
+                "rooms": .array(roomIDs),
+                "user_id": .string(connection.userID),
+                "connection_id": .string(connection.id),
+                "heartbeat_timeout": .double(configuration.heartbeatTimeout.seconds),
+            ])
+    }
+
+    /// Removes a connection: it leaves every room (announced to each room where it was the user's last),
+    /// and the hooks hear of it. Safe to call more than once; only the first call acts.
+    public func disconnect(_ connection: Connection, reason: DisconnectReason) async {
+        let removed = registry.withLock { registry -> Bool in
+            guard registry.connections.removeValue(forKey: connection.id) != nil else { return false }
+            registry.byUser[connection.userID]?.remove(connection.id)
+            if registry.byUser[connection.userID]?.isEmpty == true { registry.byUser.removeValue(forKey: connection.userID) }
+            if connection.transport == .longPoll {
+                registry.pollSessions = registry.pollSessions.filter { $0.value !== connection }
+            }
+            return true
+        }
+        guard removed else { return }
+        connection.close(reason)
+        for room in connection.rooms {
+            await leave(connection, room: room, reason: reason)
+        }
+        statistics.connectionClosed(connection.transport, reason: reason)
+        hooks.didDisconnect(ConnectionInfo(connection), reason: reason)
+        logger.debug(
+            "disconnected",
+            metadata: ["connection": "\(connection.id)", "user": "\(connection.userID)", "reason": "\(reason.code)"])
+    }
+
+    /// Closes every connection of `userID` with `reason`; returns how many there were.
+    @discardableResult
+    public func disconnectUser(_ userID: String, reason: DisconnectReason) async -> Int {
+        let connections = connections(ofUser: userID)
+        for connection in connections {
+            connection.close(reason)
+            if connection.transport == .longPoll {
+                await disconnect(connection, reason: reason)
+            }
+        }
+        if !connections.isEmpty {
+            logger.info("user disconnected", metadata: ["user": "\(userID)", "connections": "\(connections.count)", "reason": "\(reason.code)"])
+        }
+        return connections.count
+    }
+
+    /// Runs a streaming connection: drains its queue into `transport` until it closes, then removes it.
+    /// Returns why it ended.
+    @discardableResult
+    public func serve<T: Transport>(_ connection: Connection, over transport: inout T) async -> DisconnectReason {
+        let reason = await connection.pump(into: &transport)
+        await disconnect(connection, reason: reason)
+        return reason
+    }
+}

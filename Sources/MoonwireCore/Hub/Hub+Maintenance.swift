@@ -1,0 +1,65 @@
+extension Hub {
+    /// One pass of housekeeping: closes WebSocket connections silent past the heartbeat timeout, queues
+    /// keep-alives on idle SSE streams, and ends long-poll sessions that stopped polling.
+    public func sweep(now: UInt64 = MonotonicClock.nanoseconds()) async {
+        let heartbeat = configuration.heartbeatTimeout.nanoseconds
+        let keepAlive = configuration.keepAliveInterval.nanoseconds
+        let sessionTimeout = configuration.pollSessionTimeout.nanoseconds
+        var expired: [Connection] = []
+        for connection in connections {
+            switch connection.transport {
+            case .webSocket:
+                if connection.silence(now: now) > heartbeat, connection.closeReason == nil {
+                    logger.info("heartbeat timeout", metadata: ["connection": "\(connection.id)", "user": "\(connection.userID)"])
+                    connection.close(.heartbeatTimeout)
+                }
+            case .sse:
+                if connection.idleWriting(now: now) >= keepAlive {
+                    connection.enqueue(.keepAlive)
+                }
+            case .longPoll:
+                if connection.activePolls.load(ordering: .relaxed) == 0, connection.silence(now: now) > sessionTimeout {
+                    expired.append(connection)
+                }
+            case .http:
+                break
+            }
+        }
+        for connection in expired {
+            await disconnect(connection, reason: .sessionExpired)
+        }
+    }
+
+    /// Begins shutdown: refuses new connections, tells every client (WebSocket close frame, end of SSE stream)
+    /// and answers waiting polls. Waits up to `timeout` for streaming connections to finish.
+    public func shutdown(timeout: Duration = .seconds(5)) async {
+        let first = lifecycle.withLock { state -> Bool in
+            defer { state = .shuttingDown }
+            return state == .running
+        }
+        guard first else { return }
+        let open = connections
+        logger.info("shutting down", metadata: ["connections": "\(open.count)"])
+        for room in rooms {
+            let waiters = room.state.withLock { state -> [PollWaiter] in
+                defer { state.waiters.removeAll() }
+                return Array(state.waiters.values)
+            }
+            for waiter in waiters { waiter.fire() }
+        }
+        for connection in open {
+            if connection.transport == .longPoll {
+                await disconnect(connection, reason: .shutdown)
+            } else {
+                connection.close(.shutdown)
+            }
+        }
+        let deadline = MonotonicClock.nanoseconds() + timeout.nanoseconds
+        while MonotonicClock.nanoseconds() < deadline {
+            let remaining = registry.withLock { $0.connections.count }
+            if remaining == 0 { break }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        await broker.shutdown()
+    }
+}

@@ -1,0 +1,143 @@
+/// One long-poll request.
+public struct PollRequest: Sendable {
+    /// The session (or a one-off connection for clients without a `client_id`).
+    public var connection: Connection
+    public var rooms: [String]
+    /// Where the client is; `nil` on a first poll (everything retained is returned, as the seed does).
+    public var cursor: Cursor?
+    /// How long to wait for an event when there is none yet; clamped to the configured maximum.
+    public var timeout: Duration
+    /// A cursor the client sent that the hub cannot read: reported as a gap in every room.
+    public var unknownCursor: String?
+
+    public init(connection: Connection, rooms: [String], cursor: Cursor?, timeout: Duration, unknownCursor: String? = nil) {
+        self.connection = connection
+        self.rooms = rooms
+        self.cursor = cursor
+        self.timeout = timeout
+        self.unknownCursor = unknownCursor
+    }
+}
+
+/// The answer to a long-poll.
+public struct PollResult: Sendable {
+    /// Stored events after the cursor, oldest first, from all polled rooms.
+    public var messages: [Event]
+    /// Where the client now is: send it back as `last_message_id`.
+    public var cursor: String
+    /// More events are waiting: poll again at once.
+    public var hasMore: Bool
+    /// Rooms where events after the client's cursor are no longer retained.
+    public var gaps: [Event]
+}
+
+extension Hub {
+    /// The long-poll session for `clientID` and `identity`, created (and counted as present) on first use.
+    /// Without a client id the poll is anonymous: a one-off connection that is not registered.
+    public func pollSession(clientID: String?, identity: Identity, remoteAddress: String?) throws(HubError) -> Connection {
+        guard let clientID, !clientID.isEmpty else {
+            return Connection(transport: .longPoll, identity: identity, remoteAddress: remoteAddress, queueLimit: 0)
+        }
+        let key = clientID + "\u{1}" + identity.userID
+        if let existing = registry.withLock({ $0.pollSessions[key] }) {
+            existing.markSeen()
+            return existing
+        }
+        let connection = try connect(identity: identity, transport: .longPoll, remoteAddress: remoteAddress)
+        let winner = registry.withLock { registry -> Connection in
+            if let raced = registry.pollSessions[key] { return raced }
+            registry.pollSessions[key] = connection
+            return connection
+        }
+        if winner !== connection {
+            registry.withLock { registry in
+                registry.connections.removeValue(forKey: connection.id)
+                registry.byUser[identity.userID]?.remove(connection.id)
+            }
+            statistics.connectionClosed(.longPoll, reason: .clientClosed)
+        }
+        return winner
+    }
+
+    /// Answers a long-poll: stored events after the cursor in any of the rooms, at once if there are some,
+    /// else after waiting for one or for the timeout.
+    public func poll(_ request: PollRequest) async throws(HubError) -> PollResult {
+        statistics.pollRequested()
+        let connection = request.connection
+        connection.activePolls.add(1, ordering: .relaxed)
+        defer {
+            connection.activePolls.subtract(1, ordering: .relaxed)
+            connection.markSeen()
+        }
+        let rooms = try await prepare(request)
+        let timeout = min(max(request.timeout, .zero), configuration.pollMaxTimeout)
+
+        let waiter = PollWaiter()
+        for room in rooms { room.state.withLock { $0.waiters[ObjectIdentifier(waiter)] = waiter } }
+        defer { for room in rooms { _ = room.state.withLock { $0.waiters.removeValue(forKey: ObjectIdentifier(waiter)) } } }
+
+        var result = try await read(request)
+        if result.messages.isEmpty, result.gaps.isEmpty, timeout > .zero, !isShuttingDown {
+            statistics.pollWaiting.add(1, ordering: .relaxed)
+            await waiter.wait(timeout: timeout)
+            statistics.pollWaiting.subtract(1, ordering: .relaxed)
+            result = try await read(request)
+        }
+        return result
+    }
+
+    /// Checks the rooms and joins the session to them (so it counts as present); returns the rooms.
+    private func prepare(_ request: PollRequest) async throws(HubError) -> [Room] {
+        guard !request.rooms.isEmpty else { throw HubError(.missingField, "no room to poll") }
+        let registered = self.connection(request.connection.id) != nil
+        var rooms: [Room] = []
+        for roomID in request.rooms {
+            if let error = RoomName.validate(roomID) { throw error }
+            if registered {
+                try await join(request.connection, room: roomID, replay: Replay.none)
+            } else if case .deny(let reason) = hooks.authorizeJoin(
+                ConnectionInfo(request.connection), room: roomID, exists: room(roomID) != nil)
+            {
+                throw HubError(.joinRefused, reason)
+            }
+            rooms.append(try room(roomID, create: true))
+        }
+        return rooms
+    }
+
+    /// Reads what the cursor has not seen yet, across the rooms, oldest first.
+    private func read(_ request: PollRequest) async throws(HubError) -> PollResult {
+        let batch = max(1, configuration.pollBatchSize)
+        var pages: [(room: String, page: HistoryPage, after: EventID?)] = []
+        for room in request.rooms {
+            let after = request.cursor?.position(for: room)
+            do {
+                pages.append((room, try await broker.history(room: room, .after(after, limit: batch)), after))
+            } catch {
+                throw HubError(.unavailable, "history of '\(room)' is unavailable: \(error)")
+            }
+        }
+        var all = pages.flatMap(\.page.events)
+        all.sort { ($0.id ?? .zero) < ($1.id ?? .zero) }
+        let taken = Array(all.prefix(batch))
+        var cursor = Cursor(fallback: request.cursor?.fallback)
+        var gaps: [Event] = []
+        var hasMore = all.count > batch
+        for (room, page, after) in pages {
+            hasMore = hasMore || page.hasMore
+            if let unknown = request.unknownCursor {
+                gaps.append(gapEvent(room: room, after: unknown, oldestRetained: page.oldestRetained))
+            } else if page.gap, let after {
+                gaps.append(gapEvent(room: room, after: after.description, oldestRetained: page.oldestRetained))
+            }
+            if let last = taken.last(where: { $0.roomID == room })?.id {
+                cursor.set(room, last)
+            } else if page.events.isEmpty {
+                cursor.set(room, max(page.head, after ?? page.head))
+            } else if let after {
+                cursor.set(room, after)
+            }
+        }
+        return PollResult(messages: taken, cursor: cursor.encoded(for: request.rooms), hasMore: hasMore, gaps: gaps)
+    }
+}

@@ -1,0 +1,139 @@
+extension Hub {
+    /// Whether events of `type` are stored in history, and the rules of a plugin-defined type.
+    public func storagePolicy(for type: EventType) -> (stored: Bool, custom: CustomEventType?) {
+        switch type {
+        case .typing, .userJoined, .userLeft, .heartbeat, .error, .gap, .ack: return (false, nil)
+        case .message, .notification: return (true, nil)
+        default:
+            let custom = hooks.eventType(type)
+            return (custom?.stored ?? true, custom)
+        }
+    }
+
+    /// Publishes an event on behalf of a connection or a server-side caller: checks the type and room,
+    /// runs the publish hooks, stores it if its type is stored, and delivers it to every subscriber of the
+    /// room on every transport. Returns the event as delivered (with its id if stored).
+    ///
+    /// - Parameter requireKnownType: clients may only send built-in and plugin-registered types;
+    ///   server-side callers may publish any well-formed type (stored).
+    public func publish(_ event: Event, from publisher: PublisherInfo, requireKnownType: Bool) async throws(HubError) -> Event {
+        var event = event
+        if EventType.hubOnly.contains(event.type) {
+            throw HubError(.notAllowed, "event type '\(event.type)' is sent by the hub only")
+        }
+        guard EventType.isValidName(event.type.rawValue) else {
+            throw HubError(.unknownEventType, "invalid event type '\(event.type.rawValue.prefix(64))'")
+        }
+        let (stored, custom) = storagePolicy(for: event.type)
+        let builtIn = event.type == .message || event.type == .typing || event.type == .notification
+        if !builtIn {
+            if let custom {
+                if let problem = custom.validate(event.data) {
+                    throw HubError(.invalidField, "invalid data for '\(event.type)': \(problem)")
+                }
+            } else if requireKnownType {
+                throw HubError(.unknownEventType, "unknown event type '\(event.type)'")
+            }
+        }
+        guard let roomID = event.roomID else {
+            throw HubError(.missingField, "missing field 'room_id' for '\(event.type)'")
+        }
+        if let connection = publisher.connection {
+            if let error = RoomName.validate(roomID) { throw error }
+            guard self.connection(connection.id)?.isSubscribed(to: roomID) == true else {
+                throw HubError(.notInRoom, "join room '\(roomID)' before sending to it")
+            }
+            event.origin = connection.id
+        } else {
+            _ = try room(roomID, create: true)
+        }
+        event.userID = publisher.userID
+        event.id = nil
+        event.timestamp = .now()
+        switch hooks.filterPublish(event, from: publisher) {
+        case .pass(var passed):
+            passed.id = nil
+            passed.roomID = roomID
+            passed.origin = event.origin
+            event = passed
+        case .drop:
+            statistics.dropped("plugin_drop")
+            return event
+        case .reject(let reason):
+            statistics.dropped("plugin_reject")
+            throw HubError(.rejected, reason)
+        }
+        let published: Event
+        do {
+            published = try await broker.publish(event, store: stored)
+        } catch let error as HubError {
+            throw error
+        } catch {
+            logger.error("publish failed", metadata: ["room": "\(roomID)", "error": "\(error)"])
+            throw HubError(.unavailable, "publish failed: \(error)")
+        }
+        statistics.published(published)
+        return published
+    }
+
+    /// Publishes the same event to several rooms (server API). Returns one result per room, in order.
+    public func broadcast(_ event: Event, rooms: [String], from publisher: PublisherInfo) async -> [Result<Event, HubError>] {
+        statistics.broadcasts.add(1, ordering: .relaxed)
+        var results: [Result<Event, HubError>] = []
+        for room in rooms {
+            var copy = event
+            copy.roomID = room
+            do {
+                results.append(.success(try await publish(copy, from: publisher, requireKnownType: false)))
+            } catch {
+                results.append(.failure(error))
+            }
+        }
+        return results
+    }
+
+    /// Delivers a published event to this node's subscribers of its room (called by the broker, in id order
+    /// per room), and wakes long-polls waiting on the room.
+    func fanOut(_ event: Event) {
+        guard let roomID = event.roomID, let room = room(roomID) else { return }
+        let (subscribers, waiters) = room.state.withLock { state -> (ContiguousArray<Connection>, [PollWaiter]) in
+            guard event.isStored, !state.waiters.isEmpty else { return (state.subscribers, []) }
+            let waiters = Array(state.waiters.values)
+            state.waiters.removeAll()
+            return (state.subscribers, waiters)
+        }
+        for waiter in waiters { waiter.fire() }
+        guard !subscribers.isEmpty else { return }
+        let encoded = EncodedEvent(event)
+        let hooks = self.hooks
+        var delivered = 0
+        var overflowed = 0
+        for connection in subscribers where connection.id != event.origin {
+            var item = encoded
+            if hooks.filtersDelivery {
+                switch hooks.filterDelivery(event, to: ConnectionInfo(connection)) {
+                case .deliver:
+                    break
+                case .replace(var replacement):
+                    replacement.id = event.id
+                    replacement.ephemeralID = event.ephemeralID
+                    replacement.roomID = event.roomID
+                    item = EncodedEvent(replacement)
+                case .drop:
+                    statistics.dropped("plugin_filter")
+                    continue
+                }
+            }
+            switch connection.deliver(item, room: roomID) {
+            case .delivered: delivered += 1
+            case .overflowed: overflowed += 1
+            case .skipped: break
+            }
+        }
+        statistics.delivered(delivered)
+        if overflowed > 0 {
+            statistics.dropped("slow_consumer", count: overflowed)
+            logger.info("slow consumer disconnected", metadata: ["room": "\(roomID)", "connections": "\(overflowed)"])
+        }
+    }
+}

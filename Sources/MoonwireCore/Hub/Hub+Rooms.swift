@@ -1,0 +1,149 @@
+/// How a joining connection catches up on a room's history.
+public enum Replay: Sendable, Equatable {
+    /// The room's most recent events (the seed's 20 on join).
+    case recent(Int)
+    /// Everything retained after the client's last event id; a `gap` event first if some is lost.
+    case resume(after: EventID)
+    /// The client sent a position the hub cannot read (an id from another server, say): a `gap` event,
+    /// then everything retained.
+    case unknownPosition(String)
+    /// Nothing: live events only.
+    case none
+}
+
+extension Hub {
+    /// Adds `connection` to `room` (creating the room if needed and allowed), replays history as asked,
+    /// and announces the user to the room if this is their first connection in it.
+    /// Joining a room the connection already follows does nothing.
+    public func join(_ connection: Connection, room roomID: String, replay: Replay? = nil) async throws(HubError) {
+        let replay = replay ?? .recent(configuration.replayOnJoin)
+        if let error = RoomName.validate(roomID) { throw error }
+        if connection.isSubscribed(to: roomID) { return }
+        guard connection.rooms.count < configuration.maxRoomsPerConnection else {
+            throw HubError(.roomLimit, "a connection may follow at most \(configuration.maxRoomsPerConnection) rooms")
+        }
+        let exists = self.room(roomID) != nil
+        switch hooks.authorizeJoin(ConnectionInfo(connection), room: roomID, exists: exists) {
+        case .deny(let reason):
+            throw HubError(.joinRefused, reason)
+        case .allow, .noOpinion:
+            break
+        }
+        let room = try self.room(roomID, create: true)
+        guard connection.beginSubscription(roomID) else { return }
+        let receivesEvents = connection.transport != .longPoll
+        let (firstOfUser, firstSubscriber) = room.state.withLock { state -> (Bool, Bool) in
+            let wasEmpty = state.subscribers.isEmpty
+            let first = state.add(connection, receivesEvents: receivesEvents)
+            return (first, wasEmpty && receivesEvents)
+        }
+        if firstSubscriber {
+            try? await broker.subscribe(room: roomID)
+        }
+        if receivesEvents {
+            await catchUp(connection, room: roomID, replay: replay)
+        } else {
+            connection.finishReplay(roomID, notice: nil, replay: [], position: nil)
+        }
+        if firstOfUser {
+            await announce(.userJoined, user: connection, room: roomID)
+        }
+        logger.debug("joined", metadata: ["connection": "\(connection.id)", "room": "\(roomID)"])
+    }
+
+    /// Reads the history a joining connection needs and queues it, then lets live events through.
+    private func catchUp(_ connection: Connection, room: String, replay: Replay) async {
+        let request: HistoryRequest
+        switch replay {
+        case .recent(let count): request = .latest(count)
+        case .resume(let after): request = .after(after, limit: configuration.historySize)
+        case .unknownPosition: request = .after(nil, limit: configuration.historySize)
+        case .none: request = .latest(0)
+        }
+        do {
+            let page = try await broker.history(room: room, request)
+            let notice: Event?
+            switch replay {
+            case .resume(let after) where page.gap:
+                notice = gapEvent(room: room, after: after.description, oldestRetained: page.oldestRetained)
+            case .unknownPosition(let text):
+                notice = gapEvent(room: room, after: text, oldestRetained: page.oldestRetained)
+            default:
+                notice = nil
+            }
+            let position = max(page.head, page.events.last?.id ?? page.head)
+            connection.finishReplay(room, notice: notice, replay: page.events.map(EncodedEvent.init), position: position)
+        } catch {
+            logger.warning("history unavailable on join", metadata: ["room": "\(room)", "error": "\(error)"])
+            let notice = Event.error(HubError(.unavailable, "history of '\(room)' is unavailable: \(error)"), roomID: room)
+            connection.finishReplay(room, notice: notice, replay: [], position: nil)
+        }
+    }
+
+    /// The event telling a client that events after `after` in `room` are no longer retained (or that the
+    /// position is unknown to this hub).
+    public func gapEvent(room: String, after: String, oldestRetained: EventID?) -> Event {
+        let message =
+            EventID(after) == nil
+            ? "position '\(after.prefix(64))' in '\(room)' is unknown here; replaying everything retained"
+            : "events after \(after) in '\(room)' are no longer retained; replaying what is"
+        var data: JSONObject = [
+            "room_id": .string(room),
+            "last_event_id": .string(String(after.prefix(64))),
+            "message": .string(message),
+        ]
+        data["oldest_retained_id"] = oldestRetained.map { .string($0.description) } ?? .null
+        return Event(type: .gap, userID: Event.systemUser, roomID: room, data: .object(data))
+    }
+
+    /// Removes `connection` from `room`, announcing the user's departure if it was their last connection there.
+    /// Throws `notInRoom` if it was not there.
+    public func leave(_ connection: Connection, room roomID: String, reason: DisconnectReason? = nil) async {
+        guard connection.endSubscription(roomID), let room = self.room(roomID) else { return }
+        let (lastOfUser, noSubscribers) = room.state.withLock { state -> (Bool, Bool) in
+            let last = state.remove(connection)
+            return (last, state.subscribers.isEmpty)
+        }
+        if noSubscribers {
+            try? await broker.unsubscribe(room: roomID)
+        }
+        if lastOfUser {
+            await announce(.userLeft, user: connection, room: roomID)
+            hooks.didLeave(ConnectionInfo(connection), room: roomID, reason: reason)
+        }
+        logger.debug("left", metadata: ["connection": "\(connection.id)", "room": "\(roomID)"])
+    }
+
+    /// Publishes a `user_joined` / `user_left` announcement (ephemeral) to the room, not echoed to `user`'s connection.
+    private func announce(_ type: EventType, user connection: Connection, room: String) async {
+        var event = Event(
+            type: type, userID: connection.userID, roomID: room,
+            data: ["user_id": .string(connection.userID), "room_id": .string(room), "room_name": .string(room)])
+        event.origin = connection.id
+        do {
+            _ = try await broker.publish(event, store: false)
+        } catch {
+            logger.warning("presence announcement failed", metadata: ["room": "\(room)", "error": "\(error)"])
+        }
+    }
+
+    /// Users present in a room, with their connections' transports.
+    public func presence(of roomID: String) throws(HubError) -> [PresenceEntry] {
+        guard let room = room(roomID) else { throw HubError(.roomNotFound, "room '\(roomID)' does not exist") }
+        return room.members.map { userID, connections in
+            PresenceEntry(
+                userID: userID,
+                connections: connections.count,
+                transports: Set(connections.map(\.transport)).map(\.rawValue).sorted(),
+                metadata: connections.first?.identity.metadata ?? [:])
+        }.sorted { $0.userID < $1.userID }
+    }
+}
+
+/// One present user of a room.
+public struct PresenceEntry: Sendable, Equatable {
+    public var userID: String
+    public var connections: Int
+    public var transports: [String]
+    public var metadata: JSONObject
+}

@@ -1,0 +1,148 @@
+/// The points where plugins decide what the hub does. The Lua plugin host implements this;
+/// `NoHooks` keeps the seed's behaviour.
+///
+/// Hooks are synchronous: they run on the event path and must not block.
+public protocol HubHooks: Sendable {
+    /// Authenticates a new connection (every transport). `.noOpinion` falls back to the seed's rule:
+    /// the client names its own user id.
+    func authenticate(_ request: ConnectRequest) -> AuthDecision
+
+    /// Decides whether `connection` may join `room`; `exists` tells whether the room exists yet.
+    func authorizeJoin(_ connection: ConnectionInfo, room: String, exists: Bool) -> JoinDecision
+
+    /// Passes, modifies, drops or rejects an event before it is stored and delivered.
+    func filterPublish(_ event: Event, from publisher: PublisherInfo) -> PublishDecision
+
+    /// Whether `filterDelivery` should be called at all (it costs one call per recipient).
+    var filtersDelivery: Bool { get }
+
+    /// Per-recipient filter at fan-out time: deliver as is, deliver a redacted copy, or drop.
+    func filterDelivery(_ event: Event, to recipient: ConnectionInfo) -> DeliveryDecision
+
+    /// A user's last connection left `room`.
+    func didLeave(_ connection: ConnectionInfo, room: String, reason: DisconnectReason?)
+
+    /// A connection ended, for whatever reason.
+    func didDisconnect(_ connection: ConnectionInfo, reason: DisconnectReason)
+
+    /// The rules for a type that is not built in, or `nil` if no plugin registered it.
+    func eventType(_ type: EventType) -> CustomEventType?
+}
+
+/// What a hook sees of a connection.
+public struct ConnectionInfo: Sendable {
+    public var id: String
+    public var transport: TransportKind
+    public var identity: Identity
+    public var remoteAddress: String?
+    public var rooms: [String]
+
+    public init(id: String, transport: TransportKind, identity: Identity, remoteAddress: String?, rooms: [String]) {
+        self.id = id
+        self.transport = transport
+        self.identity = identity
+        self.remoteAddress = remoteAddress
+        self.rooms = rooms
+    }
+
+    init(_ connection: Connection) {
+        self.init(
+            id: connection.id, transport: connection.transport, identity: connection.identity,
+            remoteAddress: connection.remoteAddress, rooms: connection.rooms)
+    }
+}
+
+/// Everything known about a client when it connects.
+public struct ConnectRequest: Sendable {
+    public var transport: TransportKind
+    public var remoteAddress: String?
+    /// Request headers, names lowercased.
+    public var headers: [String: String]
+    public var query: [String: String]
+    /// The user id the client claims (the WebSocket auth frame's `user_id`, or `user_id` / `client_id` in the query).
+    public var claimedUserID: String?
+    /// The auth frame's `metadata`.
+    public var metadata: JSONObject
+    /// The auth frame's `token`, the `token` query parameter, or a bearer token.
+    public var token: String?
+
+    public init(
+        transport: TransportKind, remoteAddress: String? = nil, headers: [String: String] = [:], query: [String: String] = [:],
+        claimedUserID: String? = nil, metadata: JSONObject = [:], token: String? = nil
+    ) {
+        self.transport = transport
+        self.remoteAddress = remoteAddress
+        self.headers = headers
+        self.query = query
+        self.claimedUserID = claimedUserID
+        self.metadata = metadata
+        self.token = token
+    }
+}
+
+/// Who is publishing: a connection, or a server-side caller.
+public struct PublisherInfo: Sendable {
+    public var connection: ConnectionInfo?
+    public var transport: TransportKind
+    public var userID: String
+
+    public init(connection: ConnectionInfo?, transport: TransportKind, userID: String) {
+        self.connection = connection
+        self.transport = transport
+        self.userID = userID
+    }
+}
+
+public enum AuthDecision: Sendable {
+    case noOpinion
+    case allow(Identity)
+    case deny(code: String, reason: String)
+}
+
+public enum JoinDecision: Sendable {
+    case noOpinion
+    case allow
+    case deny(reason: String)
+}
+
+public enum PublishDecision: Sendable {
+    case pass(Event)
+    /// Not stored or delivered, and the sender is not told.
+    case drop
+    /// Not stored or delivered; the sender gets an error with the reason.
+    case reject(reason: String)
+}
+
+public enum DeliveryDecision: Sendable {
+    case deliver
+    case replace(Event)
+    case drop
+}
+
+/// A plugin-defined event type.
+public struct CustomEventType: Sendable {
+    public var name: EventType
+    /// Stored in history (and resumable) or ephemeral.
+    public var stored: Bool
+    /// Checks the event's `data`; returns an error message, or `nil` when valid.
+    public var validate: @Sendable (JSONValue) -> String?
+
+    public init(name: EventType, stored: Bool, validate: @escaping @Sendable (JSONValue) -> String? = { _ in nil }) {
+        self.name = name
+        self.stored = stored
+        self.validate = validate
+    }
+}
+
+/// No plugins: the seed's rules.
+public struct NoHooks: HubHooks {
+    public init() {}
+    public func authenticate(_ request: ConnectRequest) -> AuthDecision { .noOpinion }
+    public func authorizeJoin(_ connection: ConnectionInfo, room: String, exists: Bool) -> JoinDecision { .noOpinion }
+    public func filterPublish(_ event: Event, from publisher: PublisherInfo) -> PublishDecision { .pass(event) }
+    public var filtersDelivery: Bool { false }
+    public func filterDelivery(_ event: Event, to recipient: ConnectionInfo) -> DeliveryDecision { .deliver }
+    public func didLeave(_ connection: ConnectionInfo, room: String, reason: DisconnectReason?) {}
+    public func didDisconnect(_ connection: ConnectionInfo, reason: DisconnectReason) {}
+    public func eventType(_ type: EventType) -> CustomEventType? { nil }
+}

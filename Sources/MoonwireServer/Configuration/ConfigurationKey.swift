@@ -1,0 +1,131 @@
+import Logging
+import MoonwireCore
+
+/// One setting of the configuration file, with its environment variable and how it applies.
+public struct ConfigurationKey: Sendable {
+    /// The file section (`[server]`), or empty for top-level keys.
+    public let section: String
+    public let name: String
+    public let help: String
+    public let kind: Kind
+    let apply: @Sendable (inout ServerConfiguration, ConfigurationValue) -> Void
+    let current: @Sendable (ServerConfiguration) -> String
+
+    /// What values a key takes.
+    public enum Kind: Sendable {
+        case integer(ClosedRange<Int>)
+        case seconds(ClosedRange<Double>)
+        case string(allowEmpty: Bool)
+        case strings
+        case logLevel
+    }
+
+    /// `section.name`.
+    public var path: String { section.isEmpty ? name : "\(section).\(name)" }
+
+    /// `MOONWIRE_SECTION_NAME`.
+    public var environmentVariable: String {
+        "MOONWIRE_" + (section.isEmpty ? name : "\(section)_\(name)").uppercased()
+    }
+
+    /// The default value, as it would be written in the file.
+    public var defaultText: String { current(ServerConfiguration()) }
+}
+
+/// A checked value for a key.
+enum ConfigurationValue {
+    case integer(Int)
+    case seconds(Duration)
+    case string(String)
+    case strings([String])
+    case logLevel(Logger.Level)
+
+    var int: Int { if case .integer(let v) = self { return v } else { return 0 } }
+    var duration: Duration { if case .seconds(let v) = self { return v } else { return .zero } }
+    var string: String { if case .string(let v) = self { return v } else { return "" } }
+    var strings: [String] { if case .strings(let v) = self { return v } else { return [] } }
+    var level: Logger.Level { if case .logLevel(let v) = self { return v } else { return .info } }
+}
+
+private func quoted(_ s: String) -> String { "\"\(s)\"" }
+private func secondsText(_ d: Duration) -> String {
+    let s = d.seconds
+    return s.rounded() == s ? String(Int(s)) : String(s)
+}
+
+extension ConfigurationKey {
+    static func int(
+        _ section: String, _ name: String, _ range: ClosedRange<Int>, _ help: String,
+        _ keyPath: WritableKeyPath<ServerConfiguration, Int> & Sendable
+    ) -> ConfigurationKey {
+        ConfigurationKey(
+            section: section, name: name, help: help, kind: .integer(range),
+            apply: { $0[keyPath: keyPath] = $1.int }, current: { String($0[keyPath: keyPath]) })
+    }
+
+    static func seconds(
+        _ section: String, _ name: String, _ range: ClosedRange<Double>, _ help: String,
+        _ keyPath: WritableKeyPath<ServerConfiguration, Duration> & Sendable
+    ) -> ConfigurationKey {
+        ConfigurationKey(
+            section: section, name: name, help: help, kind: .seconds(range),
+            apply: { $0[keyPath: keyPath] = $1.duration }, current: { secondsText($0[keyPath: keyPath]) })
+    }
+
+    static func string(
+        _ section: String, _ name: String, allowEmpty: Bool = false, _ help: String,
+        _ keyPath: WritableKeyPath<ServerConfiguration, String> & Sendable
+    ) -> ConfigurationKey {
+        ConfigurationKey(
+            section: section, name: name, help: help, kind: .string(allowEmpty: allowEmpty),
+            apply: { $0[keyPath: keyPath] = $1.string }, current: { quoted($0[keyPath: keyPath]) })
+    }
+
+    /// Every key the configuration file accepts.
+    public static let all: [ConfigurationKey] = [
+        .string("server", "host", "Address to listen on (0.0.0.0 for every interface).", \.host),
+        .int("server", "port", 1...65535, "Port for every transport and the API.", \.port),
+        ConfigurationKey(
+            section: "server", name: "api_key",
+            help: "When set, /api/*, /trigger and /message need it (Authorization: Bearer KEY or X-API-Key: KEY). Empty: no key.",
+            kind: .string(allowEmpty: true),
+            apply: { $0.apiKey = $1.string.isEmpty ? nil : $1.string }, current: { quoted($0.apiKey ?? "") }),
+        ConfigurationKey(
+            section: "server", name: "allowed_origins",
+            help: "Origins allowed for CORS and WebSocket upgrades; \"*\" allows any, \"http://localhost:*\" any port. Same-origin pages are always allowed.",
+            kind: .strings,
+            apply: { $0.allowedOrigins = $1.strings },
+            current: { "[" + $0.allowedOrigins.map(quoted).joined(separator: ", ") + "]" }),
+        .seconds("server", "auth_timeout", 0.1...3600, "Seconds a WebSocket client has to send its auth frame.", \.authTimeout),
+        .seconds("server", "shutdown_timeout", 0...600, "Seconds shutdown waits for clients to be told and connections to end.", \.shutdownTimeout),
+        .int("server", "max_body_bytes", 1024...(64 << 20), "Largest HTTP request body accepted, in bytes.", \.maxBodyBytes),
+        .seconds("server", "ws_ping_interval", 1...3600, "Seconds between WebSocket protocol pings.", \.webSocketPingInterval),
+        .int("server", "max_connections", 1...1_000_000, "Most connections held at once, all transports together.", \.hub.maxConnections),
+        .string("server", "examples_dir", allowEmpty: true, "Directory served under /examples (empty: none).", \.examplesDirectory),
+
+        .int("rooms", "history_size", 0...100_000, "Events kept per room.", \.hub.historySize),
+        .int("rooms", "replay_on_join", 0...100_000, "Events replayed to a WebSocket client joining a room without resuming.", \.hub.replayOnJoin),
+        ConfigurationKey(
+            section: "rooms", name: "auto_join", help: "Room every WebSocket connection joins on connect (empty: none).",
+            kind: .string(allowEmpty: true),
+            apply: { $0.hub.autoJoinRoom = $1.string.isEmpty ? nil : $1.string }, current: { quoted($0.hub.autoJoinRoom ?? "") }),
+        .int("rooms", "max_rooms", 1...10_000_000, "Most rooms the hub holds.", \.hub.maxRooms),
+        .int("rooms", "max_per_connection", 1...100_000, "Most rooms one connection may follow.", \.hub.maxRoomsPerConnection),
+
+        .int("limits", "max_frame_bytes", 64...(16 << 20), "Largest client frame accepted, in bytes; larger ones get an error event.", \.hub.maxFrameBytes),
+        .int("limits", "outbound_queue_bytes", 1024...(1 << 30), "Bound of each connection's outbound queue; a client past it is disconnected as slow.", \.hub.outboundQueueBytes),
+
+        .seconds("heartbeat", "timeout", 1...86_400, "Seconds a WebSocket client may stay silent before it is closed and announced as left.", \.hub.heartbeatTimeout),
+        .seconds("heartbeat", "sse_keepalive", 1...3600, "Seconds between keep-alive comments on an idle SSE stream.", \.hub.keepAliveInterval),
+
+        .seconds("long_poll", "default_timeout", 0...3600, "Seconds a poll waits when the client gives no timeout.", \.hub.pollDefaultTimeout),
+        .seconds("long_poll", "max_timeout", 0...3600, "Longest wait a client may ask for; longer timeouts are clamped to it.", \.hub.pollMaxTimeout),
+        .int("long_poll", "batch_size", 1...10_000, "Most messages in one poll answer (has_more tells the client to poll again).", \.hub.pollBatchSize),
+        .seconds("long_poll", "session_timeout", 1...86_400, "Seconds after its last poll that a long-poll client counts as gone.", \.hub.pollSessionTimeout),
+
+        ConfigurationKey(
+            section: "log", name: "level", help: "trace, debug, info, notice, warning, error or critical.", kind: .logLevel,
+            apply: { $0.logLevel = $1.level }, current: { quoted($0.logLevel.rawValue) }),
+        .string("plugins", "directory", "Directory of Lua plugins.", \.pluginsDirectory),
+    ]
+}

@@ -1,0 +1,36 @@
+import Logging
+public import MoonwireCore
+
+/// Everything `moonwire serve` can be told: the HTTP side here, the hub's rules in `hub`.
+/// Every key, its default and its environment variable are listed in docs/configuration.md.
+public struct ServerConfiguration: Sendable {
+    /// Address to listen on.
+    public var host = "127.0.0.1"
+    /// Port for every transport and the API.
+    public var port = 8080
+    /// When set, `/api/*`, `/trigger` and `/message` need it (`Authorization: Bearer KEY` or `X-API-Key: KEY`).
+    public var apiKey: String?
+    /// Origins allowed for CORS and WebSocket upgrades. `*` allows any; `http://localhost:*` any port.
+    /// A page served by the hub itself (same origin) is always allowed.
+    public var allowedOrigins = ["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"]
+    /// A WebSocket client must send its auth frame within this time.
+    public var authTimeout: Duration = .seconds(10)
+    /// How long shutdown waits for clients to be told and connections to finish.
+    public var shutdownTimeout: Duration = .seconds(5)
+    /// Largest HTTP request body accepted by the publishing endpoints.
+    public var maxBodyBytes = 1 << 20
+    /// WebSocket protocol pings are sent this often (browsers answer them by themselves).
+    public var webSocketPingInterval: Duration = .seconds(30)
+    /// Log level.
+    public var logLevel: Logger.Level = .info
+    /// Directory of Lua plugins.
+    public var pluginsDirectory = "plugins"
+    /// Directory served under `/examples` (the example pages), if it exists.
+    public var examplesDirectory = "examples"
+    /// Each plugin's settings, from the `[plugins.NAME]` tables of the configuration file.
+    public var pluginSettings: [String: JSONObject] = [:]
+    /// The hub's own rules.
+    public var hub = HubConfiguration()
+
+    public init() {}
+}

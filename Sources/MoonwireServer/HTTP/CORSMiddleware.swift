@@ -1,0 +1,31 @@
+import HTTPTypes
+import Hummingbird
+
+/// Answers CORS preflights and adds CORS headers for allowed origins; refuses requests from other origins
+/// with `403 origin_not_allowed`. Requests without an `Origin` (curl, servers) pass untouched.
+struct CORSMiddleware<Context: RequestContext>: RouterMiddleware {
+    let policy: CORSPolicy
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let origin = request.headers[.origin] else {
+            return try await next(request, context)
+        }
+        guard policy.allows(origin: origin, host: request.head.authority) else {
+            return HTTPResponses.error(.init(.originNotAllowed, "origin '\(origin)' is not in server.allowed_origins"))
+        }
+        if request.method == .options, request.headers[.accessControlRequestMethod] != nil {
+            var headers = HTTPFields()
+            headers[.accessControlAllowOrigin] = origin
+            headers[.accessControlAllowMethods] = "GET, POST, DELETE, OPTIONS"
+            headers[.accessControlAllowHeaders] = "Content-Type, Last-Event-ID, Authorization, X-API-Key"
+            headers[.accessControlMaxAge] = "600"
+            headers[.vary] = "Origin"
+            return Response(status: .noContent, headers: headers)
+        }
+        var response = try await next(request, context)
+        response.headers[.accessControlAllowOrigin] = origin
+        response.headers[.accessControlExposeHeaders] = "Content-Type"
+        response.headers[.vary] = "Origin"
+        return response
+    }
+}

@@ -1,0 +1,22 @@
+/// Which browser origins may use the hub: checked for CORS and for WebSocket upgrades.
+public struct CORSPolicy: Sendable {
+    public let patterns: [OriginPattern]
+
+    public init(allowedOrigins: [String]) {
+        self.patterns = allowedOrigins.compactMap(OriginPattern.init)
+    }
+
+    /// Whether a request from `origin` is allowed. Pages served by the hub itself (same origin as the
+    /// request's `Host`) always are.
+    public func allows(origin: String, host: String?) -> Bool {
+        if let host, let origin = OriginPattern.split(origin.lowercased()),
+            let served = OriginPattern.split("\(origin.scheme)://\(host.lowercased())")
+        {
+            let defaultPort = origin.scheme == "https" ? "443" : "80"
+            if origin.host == served.host && (origin.port ?? defaultPort) == (served.port ?? defaultPort) {
+                return true
+            }
+        }
+        return patterns.contains { $0.matches(origin) }
+    }
+}

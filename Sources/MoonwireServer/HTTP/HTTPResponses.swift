@@ -1,0 +1,34 @@
+import HTTPTypes
+import Hummingbird
+import MoonwireCore
+import NIOCore
+
+/// JSON responses and the mapping of hub error codes to HTTP statuses.
+enum HTTPResponses {
+    /// A JSON response.
+    static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json; charset=utf-8"
+        headers[.cacheControl] = "no-store"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: JSONWriter.bytes(value))))
+    }
+
+    /// `{"error": {"code": ..., "message": ...}}` with the status the code maps to.
+    static func error(_ error: HubError) -> Response {
+        json(["error": ["code": .string(error.code.rawValue), "message": .string(error.message)]], status: status(for: error.code))
+    }
+
+    static func status(for code: HubError.Code) -> HTTPResponse.Status {
+        switch code {
+        case .malformedFrame, .missingField, .invalidField, .unknownEventType, .invalidRoom, .badRequest, .notInRoom:
+            return .badRequest
+        case .frameTooLarge, .payloadTooLarge: return .contentTooLarge
+        case .authRequired, .authFailed, .unauthorized: return .unauthorized
+        case .notAllowed, .joinRefused, .rejected, .originNotAllowed: return .forbidden
+        case .roomNotFound, .notFound: return .notFound
+        case .roomLimit, .rateLimited, .connectionLimit: return .tooManyRequests
+        case .shuttingDown, .unavailable: return .serviceUnavailable
+        case .internalError: return .internalServerError
+        }
+    }
+}

@@ -1,0 +1,22 @@
+import Hummingbird
+import HummingbirdWebSocket
+import NIOCore
+
+/// The request context of every Moonwire route: Hummingbird's core storage, WebSocket upgrade support,
+/// and the peer's address.
+public struct MoonwireRequestContext: RequestContext, WebSocketRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let webSocket: WebSocketHandlerReference<MoonwireRequestContext>
+    /// `ip:port` of the client, when known.
+    public let remoteAddress: String?
+
+    public init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        self.webSocket = .init()
+        if let address = source.channel.remoteAddress, let ip = address.ipAddress {
+            self.remoteAddress = "\(ip):\(address.port ?? 0)"
+        } else {
+            self.remoteAddress = nil
+        }
+    }
+}

@@ -1,0 +1,57 @@
+import Hummingbird
+import MoonwireCore
+
+/// `GET /poll`: the seed's long-poll with a message cursor, over one or several rooms.
+struct LongPollEndpoint: Sendable {
+    let hub: Hub
+    let configuration: ServerConfiguration
+
+    func register(on router: Router<MoonwireRequestContext>) {
+        router.get("/poll") { request, context in
+            await respond { () throws(HubError) in try await poll(request, context: context) }
+        }
+    }
+
+    private func poll(_ request: Request, context: MoonwireRequestContext) async throws(HubError) -> Response {
+        let rooms = request.requestedRooms ?? [configuration.hub.autoJoinRoom ?? RoomName.general]
+        var timeout = configuration.hub.pollDefaultTimeout
+        if let text = request.query("timeout") {
+            guard let seconds = Double(text), seconds >= 0, seconds.isFinite else {
+                throw HubError(.invalidField, "'timeout' must be a number of seconds, got '\(text.prefix(32))'")
+            }
+            timeout = .milliseconds(Int64(min(seconds, 86_400) * 1000))
+        }
+        let position = request.query("last_message_id") ?? ""
+        let cursor = Cursor(parsing: position)
+        let unknown = cursor == nil && !position.trimming(" ").isEmpty ? position : nil
+
+        let clientID = request.query("client_id")
+        let claimed = request.query("user_id") ?? clientID ?? "anonymous"
+        let identity = try hub.authenticate(
+            ConnectRequest(
+                transport: .longPoll, remoteAddress: context.remoteAddress, headers: request.headerDictionary,
+                query: request.queryDictionary, claimedUserID: claimed, token: request.bearerToken)
+        ).get()
+        let session = try hub.pollSession(clientID: clientID, identity: identity, remoteAddress: context.remoteAddress)
+        let pollRequest = PollRequest(connection: session, rooms: rooms, cursor: cursor, timeout: timeout, unknownCursor: unknown)
+        let result: PollResult
+        do {
+            result = try await request.body.consumeWithCancellationOnInboundClose { _ in
+                try await hub.poll(pollRequest)
+            }
+        } catch let error as HubError {
+            throw error
+        } catch {
+            throw HubError(.unavailable, "poll cancelled")
+        }
+        var body: JSONObject = [
+            "messages": .array(result.messages.map { .object($0.pollMessage) }),
+            "last_message_id": .string(result.cursor),
+            "has_more": .bool(result.hasMore),
+        ]
+        if !result.gaps.isEmpty {
+            body["gaps"] = .array(result.gaps.map { .object($0.wireObject) })
+        }
+        return HTTPResponses.json(.object(body))
+    }
+}

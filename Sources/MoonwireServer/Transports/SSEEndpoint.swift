@@ -1,0 +1,75 @@
+import HTTPTypes
+import Hummingbird
+import MoonwireCore
+import NIOCore
+
+/// `GET /events`: a Server-Sent Events stream of one or several rooms, resumable with `Last-Event-ID`.
+struct SSEEndpoint: Sendable {
+    let hub: Hub
+    let configuration: ServerConfiguration
+
+    func register(on router: Router<MoonwireRequestContext>) {
+        router.get("/events") { request, context in
+            await respond { () throws(HubError) in try await open(request, context: context) }
+        }
+    }
+
+    private func open(_ request: Request, context: MoonwireRequestContext) async throws(HubError) -> Response {
+        let rooms = request.requestedRooms ?? [configuration.hub.autoJoinRoom ?? RoomName.general]
+        for room in rooms { if let error = RoomName.validate(room) { throw error } }
+        // The header wins: a browser's EventSource reconnects with the URL it started with and the newest id in the header.
+        let position = request.headers[.lastEventID] ?? request.query("last_event_id")
+        let cursor = position.flatMap(Cursor.init(parsing:))
+        let unknownPosition = cursor == nil && !(position ?? "").trimming(" ").isEmpty ? position : nil
+
+        let claimed = request.query("user_id") ?? request.query("client_id") ?? "anonymous-\(RandomID.token(length: 8))"
+        let identity = try hub.authenticate(
+            ConnectRequest(
+                transport: .sse, remoteAddress: context.remoteAddress, headers: request.headerDictionary,
+                query: request.queryDictionary, claimedUserID: claimed, token: request.bearerToken)
+        ).get()
+        let connection = try hub.connect(identity: identity, transport: .sse, remoteAddress: context.remoteAddress)
+        connection.send(hub.welcome(connection))
+        var start = Cursor()
+        do {
+            for room in rooms {
+                let replay: Replay
+                if let unknownPosition {
+                    replay = .unknownPosition(unknownPosition)
+                } else if let after = cursor?.position(for: room) {
+                    replay = .resume(after: after)
+                } else {
+                    replay = .none
+                }
+                try await hub.join(connection, room: room, replay: replay)
+                if let after = cursor?.position(for: room) {
+                    start.set(room, after)
+                } else if unknownPosition == nil, let head = connection.position(in: room) {
+                    start.set(room, head)
+                }
+            }
+        } catch {
+            await hub.disconnect(connection, reason: .kicked(error.message))
+            throw error
+        }
+
+        var headers = HTTPFields()
+        headers[.contentType] = "text/event-stream; charset=utf-8"
+        headers[.cacheControl] = "no-cache"
+        headers[.connection] = "keep-alive"
+        headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
+        let initialCursor = start
+        return Response(
+            status: .ok, headers: headers,
+            body: ResponseBody { writer in
+                try await writer.write(ByteBuffer(string: "retry: 3000\n\n"))
+                var transport = SSETransport(writer: writer, rooms: rooms, cursor: initialCursor)
+                _ = try await request.body.consumeWithInboundCloseHandler { _ in
+                    await hub.serve(connection, over: &transport)
+                } onInboundClosed: {
+                    connection.close(.clientClosed)
+                }
+                try await transport.writer.finish(nil)
+            })
+    }
+}

@@ -1,0 +1,138 @@
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import MoonwireCore
+import NIOCore
+import NIOWebSocket
+import Synchronization
+
+/// `GET /ws`: the seed's WebSocket protocol. The first frame authenticates; then event frames flow both ways.
+struct WebSocketEndpoint: Sendable {
+    let hub: Hub
+    let configuration: ServerConfiguration
+    let cors: CORSPolicy
+
+    /// Frames above this size end the connection (close 1009); frames between `maxFrameBytes` and this get
+    /// an error event and the connection stays.
+    var hardFrameLimit: Int { max(configuration.hub.maxFrameBytes * 4, 1 << 20) }
+
+    func register(on router: Router<MoonwireRequestContext>) {
+        router.ws("/ws") { request, context in
+            if let origin = request.headers[.origin], !cors.allows(origin: origin, host: request.head.authority) {
+                throw HTTPError(.forbidden, message: "origin '\(origin)' is not in server.allowed_origins")
+            }
+            if hub.isShuttingDown {
+                throw HTTPError(.serviceUnavailable, message: "server shutting down")
+            }
+            return .upgrade([:])
+        } onUpgrade: { inbound, outbound, context in
+            await handle(inbound: inbound, outbound: outbound, context: context)
+        }
+    }
+
+    private func handle(
+        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter,
+        context: WebSocketRouterContext<MoonwireRequestContext>
+    ) async {
+        let request = context.request
+        let remoteAddress = context.requestContext.remoteAddress
+        var messages = inbound.messages(maxSize: hardFrameLimit).makeAsyncIterator()
+
+        // The auth frame, within the auth timeout: whichever of the frame and the timer comes first wins.
+        let firstFrameArrived = Atomic<Bool>(false)
+        let timer = Task {
+            try await Task.sleep(for: configuration.authTimeout)
+            if firstFrameArrived.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged {
+                await refuse(outbound, HubError(.authRequired, "no auth frame within \(configuration.authTimeout.seconds) s"), .authTimeout)
+            }
+        }
+        defer { timer.cancel() }
+        let firstMessage: WebSocketMessage?
+        do {
+            firstMessage = try await messages.next()
+        } catch {
+            return
+        }
+        guard firstFrameArrived.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged,
+            let firstMessage
+        else { return }
+        timer.cancel()
+
+        let frame: AuthFrame
+        switch AuthFrame.parse(Array(buffer(of: firstMessage).readableBytesView), parser: JSONParser()) {
+        case .success(let parsed): frame = parsed
+        case .failure(let error):
+            await refuse(outbound, error, .authFailed(error.message))
+            return
+        }
+        let connectRequest = ConnectRequest(
+            transport: .webSocket, remoteAddress: remoteAddress, headers: request.headerDictionary, query: request.queryDictionary,
+            claimedUserID: frame.userID, metadata: frame.metadata, token: frame.token ?? request.bearerToken)
+        let identity: Identity
+        switch hub.authenticate(connectRequest) {
+        case .success(let value): identity = value
+        case .failure(let error):
+            await refuse(outbound, error, .authFailed(error.message))
+            return
+        }
+        let connection: Connection
+        do throws(HubError) {
+            connection = try hub.connect(identity: identity, transport: .webSocket, remoteAddress: remoteAddress)
+        } catch {
+            await refuse(outbound, error, error.code == .shuttingDown ? .shutdown : .connectionLimit)
+            return
+        }
+
+        // The iterator moves to the reader task; nothing else touches it from here on.
+        let reader = MessageReader(iterator: messages)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                var transport = WebSocketTransport(outbound: outbound)
+                await hub.serve(connection, over: &transport)
+            }
+            group.addTask {
+                connection.send(hub.welcome(connection))
+                let rooms = frame.rooms ?? hub.configuration.autoJoinRoom.map { [$0] } ?? []
+                for room in rooms {
+                    do throws(HubError) {
+                        let replay = frame.since?.position(for: room).map { Replay.resume(after: $0) }
+                        try await hub.join(connection, room: room, replay: replay)
+                    } catch {
+                        hub.reject(error, to: connection, room: room)
+                    }
+                }
+                do {
+                    while let message = try await reader.iterator.next() {
+                        await hub.receive(Array(buffer(of: message).readableBytesView), from: connection)
+                    }
+                } catch {}
+                connection.close(.clientClosed)
+            }
+            // When either side ends, the other follows: the reader closes the connection, the pump's end
+            // cancels the reader.
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func buffer(of message: WebSocketMessage) -> ByteBuffer {
+        switch message {
+        case .text(let string): ByteBuffer(string: string)
+        case .binary(let buffer): buffer
+        }
+    }
+
+    /// Sends an error frame in the seed's shape (with a top-level `error`) and closes.
+    private func refuse(_ outbound: WebSocketOutboundWriter, _ error: HubError, _ reason: DisconnectReason) async {
+        var object = Event.error(error).wireObject
+        object["error"] = .string(error.message)
+        try? await outbound.write(.text(JSONWriter.string(.object(object))))
+        try? await outbound.close(WebSocketErrorCode(codeNumber: Int(reason.closeCode)), reason: reason.message)
+    }
+}
+
+/// Hands the inbound message iterator to the one task that reads it.
+private final class MessageReader: @unchecked Sendable {
+    var iterator: WebSocketInboundMessageStream.AsyncIterator
+    init(iterator: WebSocketInboundMessageStream.AsyncIterator) { self.iterator = iterator }
+}
