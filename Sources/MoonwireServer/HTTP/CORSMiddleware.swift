@@ -10,8 +10,8 @@ struct CORSMiddleware<Context: RequestContext>: RouterMiddleware {
         guard let origin = request.headers[.origin] else {
             return try await next(request, context)
         }
-        guard policy.allows(origin: origin, host: request.head.authority) else {
-            return HTTPResponses.error(.init(.originNotAllowed, "origin '\(origin)' is not in server.allowed_origins"))
+        if let refused = policy.firstRefused(request.headers[values: .origin], host: request.head.authority) {
+            return HTTPResponses.error(.init(.originNotAllowed, "origin '\(refused)' is not in server.allowed_origins"))
         }
         if request.method == .options, request.headers[.accessControlRequestMethod] != nil {
             var headers = HTTPFields()

@@ -7,8 +7,13 @@ public struct CORSPolicy: Sendable {
     }
 
     /// Whether a request from `origin` is allowed. Pages served by the hub itself (same origin as the
-    /// request's `Host`) always are.
+    /// request's `Host`) always are. Origins that no browser sends (`ws://...` from some WebSocket
+    /// libraries) are not a browser's, so the browser-protection check does not apply to them.
     public func allows(origin: String, host: String?) -> Bool {
+        let lower = origin.lowercased()
+        if let range = lower.range(of: "://"), !["http", "https"].contains(String(lower[..<range.lowerBound])) {
+            return true
+        }
         if let host, let origin = OriginPattern.split(origin.lowercased()),
             let served = OriginPattern.split("\(origin.scheme)://\(host.lowercased())")
         {
@@ -18,5 +23,10 @@ public struct CORSPolicy: Sendable {
             }
         }
         return patterns.contains { $0.matches(origin) }
+    }
+
+    /// The first origin among `origins` (every `Origin` header of a request) that is not allowed, if any.
+    public func firstRefused(_ origins: [String], host: String?) -> String? {
+        origins.first { !allows(origin: $0, host: host) }
     }
 }

@@ -18,7 +18,7 @@ struct WebSocketEndpoint: Sendable {
 
     func register(on router: Router<MoonwireRequestContext>) {
         router.ws("/ws") { request, context in
-            if let origin = request.headers[.origin], !cors.allows(origin: origin, host: request.head.authority) {
+            if let origin = cors.firstRefused(request.headers[values: .origin], host: request.head.authority) {
                 throw HTTPError(.forbidden, message: "origin '\(origin)' is not in server.allowed_origins")
             }
             if hub.isShuttingDown {

@@ -1,0 +1,36 @@
+# Moonwire: two commands set everything up.
+#   make run    installs what is missing, builds, starts the hub on http://127.0.0.1:8080
+#   make test   installs what is missing, builds, runs every test
+SWIFT ?= swift
+ARGS ?=
+
+.PHONY: run test build release deps test-deps test-swift test-seed clean
+
+deps:
+	@scripts/install-deps.sh
+
+test-deps:
+	@scripts/install-deps.sh test
+
+build: deps
+	$(SWIFT) build --product moonwire
+
+release: deps
+	$(SWIFT) build -c release --product moonwire
+
+run: build
+	.build/debug/moonwire serve $(ARGS)
+
+test: test-deps
+	$(SWIFT) build --build-tests
+	$(MAKE) test-swift test-seed
+
+test-swift:
+	$(SWIFT) test --skip-build
+
+# The seed document's own Python clients, unchanged, against a live hub.
+test-seed:
+	python3 tests/seed/run_seed_clients.py --binary .build/debug/moonwire
+
+clean:
+	rm -rf .build
