@@ -17,6 +17,7 @@ public final class Connection: Sendable {
     public let queueLimit: Int
 
     let state: Mutex<ConnectionState>
+    private let abortHandler = Mutex<(@Sendable () -> Void)?>(nil)
     private let lastSeen: Atomic<UInt64>
     private let lastWrite: Atomic<UInt64>
     /// Long-poll requests in progress on this session.
@@ -80,6 +81,22 @@ public final class Connection: Sendable {
             state.beginClosing(reason, discardQueued: discardQueued)
         }
         waiter?.resume()
+    }
+
+    /// Sets how to drop the connection at once (close the socket) when a close cannot complete:
+    /// a client that does not read blocks the final writes, so the hub aborts it after a grace period.
+    public func onAbort(_ handler: @escaping @Sendable () -> Void) {
+        abortHandler.withLock { $0 = handler }
+    }
+
+    /// Drops the connection at once, without waiting for queued writes.
+    public func abort() {
+        abortHandler.withLock { $0 }?()
+    }
+
+    /// Nanoseconds since the connection started closing, or `nil` while it is open.
+    func closingFor(now: UInt64) -> UInt64? {
+        state.withLock { $0.closingSince }.map { now > $0 ? now - $0 : 0 }
     }
 
     /// The reason the connection is closing, once it is.
@@ -235,6 +252,7 @@ struct ConnectionState {
     var queuedBytes = 0
     var waiter: CheckedContinuation<Void, Never>?
     var closing: DisconnectReason?
+    var closingSince: UInt64?
     var finished = false
     var subscriptions: [String: Subscription] = [:]
 
@@ -257,7 +275,10 @@ struct ConnectionState {
     }
 
     mutating func beginClosing(_ reason: DisconnectReason, discardQueued: Bool) -> CheckedContinuation<Void, Never>? {
-        if closing == nil { closing = reason }
+        if closing == nil {
+            closing = reason
+            closingSince = MonotonicClock.nanoseconds()
+        }
         if discardQueued {
             queue.removeAll()
             queuedBytes = 0

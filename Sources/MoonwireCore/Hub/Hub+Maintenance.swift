@@ -1,4 +1,7 @@
 extension Hub {
+    /// How long a closing connection may take to flush its last frames before its socket is dropped.
+    public static let closeGrace: Duration = .seconds(2)
+
     /// One pass of housekeeping: closes WebSocket connections silent past the heartbeat timeout, queues
     /// keep-alives on idle SSE streams, and ends long-poll sessions that stopped polling.
     public func sweep(now: UInt64 = MonotonicClock.nanoseconds()) async {
@@ -7,6 +10,11 @@ extension Hub {
         let sessionTimeout = configuration.pollSessionTimeout.nanoseconds
         var expired: [Connection] = []
         for connection in connections {
+            if let closing = connection.closingFor(now: now), closing > Self.closeGrace.nanoseconds {
+                // Its last writes are stuck behind a client that does not read: drop the socket.
+                connection.abort()
+                continue
+            }
             switch connection.transport {
             case .webSocket:
                 if connection.silence(now: now) > heartbeat, connection.closeReason == nil {

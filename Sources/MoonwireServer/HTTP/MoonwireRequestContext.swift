@@ -9,10 +9,13 @@ public struct MoonwireRequestContext: RequestContext, WebSocketRequestContext {
     public let webSocket: WebSocketHandlerReference<MoonwireRequestContext>
     /// `ip:port` of the client, when known.
     public let remoteAddress: String?
+    /// The client's channel, to drop it when a close cannot complete.
+    let channel: any Channel
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.webSocket = .init()
+        self.channel = source.channel
         if let address = source.channel.remoteAddress, let ip = address.ipAddress {
             self.remoteAddress = "\(ip):\(address.port ?? 0)"
         } else {

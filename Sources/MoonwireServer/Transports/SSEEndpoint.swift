@@ -29,6 +29,8 @@ struct SSEEndpoint: Sendable {
                 query: request.queryDictionary, claimedUserID: claimed, token: request.bearerToken)
         ).get()
         let connection = try hub.connect(identity: identity, transport: .sse, remoteAddress: context.remoteAddress)
+        let channel = context.channel
+        connection.onAbort { channel.close(promise: nil) }
         connection.send(hub.welcome(connection))
         var start = Cursor()
         do {

@@ -83,6 +83,8 @@ struct WebSocketEndpoint: Sendable {
             return
         }
 
+        let channel = context.requestContext.channel
+        connection.onAbort { channel.close(promise: nil) }
         // The iterator moves to the reader task; nothing else touches it from here on.
         let reader = MessageReader(iterator: messages)
         await withTaskGroup(of: Void.self) { group in
