@@ -40,6 +40,7 @@ import io
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -191,7 +192,7 @@ class Scenario:
     def check(self, condition, what: str, detail: str = "") -> None:
         self.checks += 1
         if not condition:
-            raise CheckFailed(what + (f"\n        {detail}" if detail else ""))
+            raise CheckFailed(what + (f"\n{detail}" if detail else ""))
 
     def note(self, text: str) -> None:
         self.notes.append(text)
@@ -789,7 +790,8 @@ async def shutdown_with_clients(ctx: Context, sc: Scenario, server: "Server", gr
     sc.check(await wait_until(lambda: sse_client.connected or sse_task.done(), 5) and sse_client.connected,
              "the seed SSEClient connects")
     poller = ctx.lp.LongPollingClient(ctx.base, client_id=f"bye-lp-{ctx.token}")
-    await asyncio.wait_for(poller._poll_once(), 10)  # history: answered at once, sets the cursor
+    await poller.send_message("message", f"bye-{ctx.token}", sender="bye-poster")
+    await asyncio.wait_for(poller._poll_once(), 10)  # history (not empty): answered at once, sets the cursor
     poll_task = asyncio.create_task(poller._poll_once())  # nothing new: waits (30 s, the seed's timeout)
     await asyncio.sleep(0.5)
     sc.check(not poll_task.done(), "a seed long-poll is waiting when SIGTERM comes")
@@ -944,15 +946,15 @@ async def run_scenarios(ctx: Context, scenarios, deadline: float, verbose: bool)
                 outcome = "FAIL"
                 detail = "the seed WebSocket client could not parse frames the hub sent it " \
                          "(RealTimeEvent.from_json raised; the client printed 'Error handling message'):\n" + \
-                         "\n".join(f"        frame: {frame}\n        error: {error}" for frame, error in bad_frames[:8])
+                         "\n".join(f"frame: {frame}\nerror: {error}" for frame, error in bad_frames[:8])
             elif errors:
                 outcome = "FAIL"
-                detail = "a seed client reported an error:\n" + "\n".join(f"        {line}" for line in errors[:8])
+                detail = "a seed client reported an error:\n" + "\n".join(errors[:8])
         elapsed = time.monotonic() - started
         extra = f" ({sc.checks} checks, {elapsed:.1f} s)" if outcome == "PASS" else ""
         report(f"{outcome} {name}: {title}{extra}")
         if detail:
-            report("      " + detail.replace("\n", "\n      "))
+            report("      " + detail.rstrip("\n").replace("\n", "\n        "))
         if verbose and sc.notes:
             report("      notes: " + "; ".join(sc.notes))
         if outcome == "FAIL" and not verbose:
@@ -996,7 +998,8 @@ def main() -> int:
     try:
         seed_ws, seed_sse, seed_lp = load_seed()
     except Exception:
-        report("FAIL setup: the seed clients cannot be loaded:\n" + traceback.format_exc())
+        report("FAIL setup: the seed clients cannot be loaded (Python packages websockets and aiohttp are needed: "
+               "scripts/install-deps.sh test installs them):\n" + traceback.format_exc())
         return 2
 
     port = free_port()
@@ -1047,6 +1050,7 @@ def main() -> int:
     if failed:
         report("--- moonwire log (last lines) ---")
         report(server.log_tail().rstrip())
+    shutil.rmtree(server.workdir, ignore_errors=True)
     passed = sum(1 for _, outcome in results if outcome == "PASS")
     skipped = sum(1 for _, outcome in results if outcome == "SKIP")
     report(f"seed clients: {passed} passed, {len(failed)} failed, {skipped} skipped "

@@ -34,16 +34,9 @@ struct LongPollEndpoint: Sendable {
         ).get()
         let session = try hub.pollSession(clientID: clientID, identity: identity, remoteAddress: context.remoteAddress)
         let pollRequest = PollRequest(connection: session, rooms: rooms, cursor: cursor, timeout: timeout, unknownCursor: unknown)
-        let result: PollResult
-        do {
-            result = try await request.body.consumeWithCancellationOnInboundClose { _ in
-                try await hub.poll(pollRequest)
-            }
-        } catch let error as HubError {
-            throw error
-        } catch {
-            throw HubError(.unavailable, "poll cancelled")
-        }
+        // Not wrapped in consumeWithCancellationOnInboundClose: that closes the connection after the answer,
+        // and long-poll clients reuse keep-alive connections. A poll whose client went away ends at its timeout.
+        let result = try await hub.poll(pollRequest)
         var body: JSONObject = [
             "messages": .array(result.messages.map { .object($0.pollMessage) }),
             "last_message_id": .string(result.cursor),
