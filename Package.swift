@@ -31,6 +31,16 @@ let package = Package(
             pkgConfig: "lua5.4",
             providers: [.apt(["liblua5.4-dev"])]
         ),
+        // The C half of the Lua layer: allocator, limits hook, protected calls, sandbox, trampoline.
+        .target(
+            name: "CLuaShims",
+            dependencies: ["CLua"]
+        ),
+        // The only Swift code that touches the Lua C API.
+        .target(
+            name: "LuaRuntime",
+            dependencies: ["CLua", "CLuaShims", "MoonwireCore"]
+        ),
         // Events, rooms, history, presence, the hub and the broker. No HTTP here.
         .target(
             name: "MoonwireCore",
@@ -76,6 +86,10 @@ let package = Package(
         .testTarget(
             name: "MoonwireCoreTests",
             dependencies: ["MoonwireCore"]
+        ),
+        .testTarget(
+            name: "LuaRuntimeTests",
+            dependencies: ["LuaRuntime"]
         ),
         .testTarget(
             name: "MoonwireServerTests",

@@ -46,17 +46,21 @@ public struct MoonwireApplication: Sendable {
         let stats = StatsReport(hub: hub, startedAt: .now())
 
         let router = Router(context: MoonwireRequestContext.self)
+        router.middlewares.add(JSONErrorMiddleware())
         router.middlewares.add(CORSMiddleware(policy: cors))
+        if !configuration.examplesDirectory.isEmpty {
+            router.middlewares.add(FileMiddleware(configuration.examplesDirectory, urlBasePath: "/examples", searchForIndexHtml: true, logger: logger))
+        }
         SSEEndpoint(hub: hub, configuration: configuration).register(on: router)
         LongPollEndpoint(hub: hub, configuration: configuration).register(on: router)
         PublishEndpoints(hub: hub, configuration: configuration, apiKey: apiKey).register(on: router)
         APIEndpoints(hub: hub, configuration: configuration, apiKey: apiKey, stats: stats).register(on: router)
-        MetricsEndpoint(hub: hub, registry: registry, stats: stats).register(on: router)
+        MetricsEndpoint(hub: hub, registry: registry, stats: stats, apiKey: apiKey).register(on: router)
         StaticEndpoints(configuration: configuration).register(on: router)
 
         let webSocketRouter = Router(context: MoonwireRequestContext.self)
         let webSocket = WebSocketEndpoint(hub: hub, configuration: configuration, cors: cors)
-        webSocket.register(on: webSocketRouter)
+        webSocket.register(webSocketRouter: webSocketRouter, httpRouter: router)
 
         let app = Application(
             router: router,

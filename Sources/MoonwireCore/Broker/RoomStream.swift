@@ -12,7 +12,7 @@ struct RoomStream {
 
     /// A stream whose history is unknown up to `floor` (ids before it belong to an earlier life of the hub).
     init(capacity: Int, floor: EventID) {
-        self.capacity = max(1, capacity)
+        self.capacity = max(0, capacity)
         self.head = floor
         self.retainedAfter = floor
     }
@@ -26,7 +26,9 @@ struct RoomStream {
         stored.id = id
         stored.ephemeralID = ""
         head = id
-        if events.count < capacity {
+        if capacity == 0 {
+            retainedAfter = id
+        } else if events.count < capacity {
             events.append(stored)
         } else {
             retainedAfter = events[start].id!

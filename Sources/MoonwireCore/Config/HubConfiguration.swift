@@ -21,6 +21,9 @@ public struct HubConfiguration: Sendable {
     public var outboundQueueBytes = 1 << 20
     /// Largest client frame accepted, in bytes.
     public var maxFrameBytes = 64 * 1024
+    /// Largest event accepted from any source (its JSON form), in bytes. At most half the outbound queue,
+    /// so one event can always be delivered.
+    public var maxEventBytes = 256 * 1024
     /// Long-poll: timeout used when the client gives none.
     public var pollDefaultTimeout: Duration = .seconds(30)
     /// Long-poll: longest wait a client may ask for; longer requests are clamped to it.

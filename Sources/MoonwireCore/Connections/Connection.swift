@@ -184,6 +184,20 @@ public final class Connection: Sendable {
                 if let w = result.waiter { waiter = w }
             }
             if let notice { push(.event(EncodedEvent(notice))) }
+            // A replay may not take more than half the queue: keep the newest events that fit and
+            // report the rest as a gap, so a join never overflows its own connection.
+            var replay = replay
+            var budget = queueLimit / 2 - state.queuedBytes
+            var firstKept = replay.count
+            while firstKept > 0, replay[firstKept - 1].queuedSize <= budget {
+                budget -= replay[firstKept - 1].queuedSize
+                firstKept -= 1
+            }
+            if firstKept > 0 {
+                let skipped = replay[firstKept - 1]
+                replay.removeFirst(firstKept)
+                push(.event(EncodedEvent(Self.truncatedReplayNotice(room: room, lastSkipped: skipped.event.id, skipped: firstKept))))
+            }
             var cursor = position
             for encoded in replay {
                 push(.event(encoded))
@@ -202,6 +216,19 @@ public final class Connection: Sendable {
             return waiter
         }
         waiter?.resume()
+    }
+
+    /// The `gap` event sent when a replay was cut to fit the outbound queue.
+    static func truncatedReplayNotice(room: String, lastSkipped: EventID?, skipped: Int) -> Event {
+        Event(
+            type: .gap, userID: Event.systemUser, roomID: room,
+            data: [
+                "room_id": .string(room),
+                "last_event_id": lastSkipped.map { .string($0.description) } ?? .null,
+                "skipped": .int(Int64(skipped)),
+                "message": .string(
+                    "\(skipped) older events of '\(room)' did not fit the outbound queue; read them from /api/rooms/\(room)/history"),
+            ])
     }
 
     /// Stops following `room`. Returns false if it did not follow it.
@@ -266,8 +293,7 @@ struct ConnectionState {
         case .keepAlive: size = 16
         }
         if queuedBytes + size > limit {
-            _ = beginClosing(.slowConsumer, discardQueued: true)
-            return (false, takeWaiter())
+            return (false, beginClosing(.slowConsumer, discardQueued: true))
         }
         queue.append(item)
         queuedBytes += size

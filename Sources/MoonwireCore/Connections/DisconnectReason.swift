@@ -30,7 +30,7 @@ public struct DisconnectReason: Sendable, Hashable, CustomStringConvertible {
         closeCode: 4008)
     /// A long-poll client stopped polling.
     public static let sessionExpired = DisconnectReason(
-        code: "session_expired", message: "no poll within the session timeout", closeCode: 4009)
+        code: "session_expired", message: "no poll within the session timeout", closeCode: 4010)
     /// No auth frame in time.
     public static let authTimeout = DisconnectReason(code: "auth_timeout", message: "no auth frame within the timeout", closeCode: 4002)
     /// The auth frame was missing what it needs, or authentication failed.
@@ -40,6 +40,10 @@ public struct DisconnectReason: Sendable, Hashable, CustomStringConvertible {
     /// Disconnected by the server API or a plugin.
     public static func kicked(_ message: String = "disconnected by the server") -> DisconnectReason {
         DisconnectReason(code: "kicked", message: message, closeCode: 4004)
+    }
+    /// A room the connection asked for was refused (SSE streams end with this).
+    public static func refused(_ message: String) -> DisconnectReason {
+        DisconnectReason(code: "refused", message: message, closeCode: 4003)
     }
     /// The hub holds as many connections as it is allowed.
     public static let connectionLimit = DisconnectReason(

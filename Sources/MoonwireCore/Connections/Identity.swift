@@ -19,4 +19,11 @@ public struct Identity: Sendable, Hashable {
         }
         return nil
     }
+
+    /// Checks a user id a client claims for itself: valid, and not the hub's own `system`.
+    public static func validateClaimedUserID(_ userID: String) -> HubError? {
+        if let error = validateUserID(userID) { return error }
+        if userID == Event.systemUser { return HubError(.invalidField, "user_id '\(userID)' is reserved for the hub") }
+        return nil
+    }
 }

@@ -14,7 +14,7 @@ extension Hub {
             guard let claimed = request.claimedUserID else {
                 return .failure(HubError(.authRequired, "user_id required"))
             }
-            if let error = Identity.validateUserID(claimed) { return .failure(error) }
+            if let error = Identity.validateClaimedUserID(claimed) { return .failure(error) }
             return .success(Identity(userID: claimed, metadata: request.metadata))
         }
     }

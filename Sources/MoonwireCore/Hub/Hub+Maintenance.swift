@@ -64,10 +64,15 @@ extension Hub {
         }
         let deadline = MonotonicClock.nanoseconds() + timeout.nanoseconds
         while MonotonicClock.nanoseconds() < deadline {
-            let remaining = registry.withLock { $0.connections.count }
-            if remaining == 0 { break }
+            let remaining = connections
+            if remaining.isEmpty { break }
+            let now = MonotonicClock.nanoseconds()
+            for connection in remaining where (connection.closingFor(now: now) ?? 0) > Self.closeGrace.nanoseconds {
+                connection.abort()
+            }
             try? await Task.sleep(for: .milliseconds(20))
         }
+        for connection in connections { connection.abort() }
         await broker.shutdown()
     }
 }

@@ -90,6 +90,11 @@ extension Hub {
     private func prepare(_ request: PollRequest) async throws(HubError) -> [Room] {
         guard !request.rooms.isEmpty else { throw HubError(.missingField, "no room to poll") }
         let registered = self.connection(request.connection.id) != nil
+        if registered {
+            for room in request.connection.rooms where !request.rooms.contains(room) {
+                await leave(request.connection, room: room)
+            }
+        }
         var rooms: [Room] = []
         for roomID in request.rooms {
             if let error = RoomName.validate(roomID) { throw error }

@@ -18,6 +18,9 @@ extension Hub {
     ///   server-side callers may publish any well-formed type (stored).
     public func publish(_ event: Event, from publisher: PublisherInfo, requireKnownType: Bool) async throws(HubError) -> Event {
         var event = event
+        if isShuttingDown {
+            throw HubError(.shuttingDown, "server shutting down")
+        }
         if EventType.hubOnly.contains(event.type) {
             throw HubError(.notAllowed, "event type '\(event.type)' is sent by the hub only")
         }
@@ -50,6 +53,10 @@ extension Hub {
         event.userID = publisher.userID
         event.id = nil
         event.timestamp = .now()
+        let size = event.jsonBytes.count
+        if size > configuration.maxEventBytes {
+            throw HubError(.payloadTooLarge, "event of \(size) bytes is over the limit of \(configuration.maxEventBytes) bytes")
+        }
         switch hooks.filterPublish(event, from: publisher) {
         case .pass(var passed):
             passed.id = nil

@@ -55,6 +55,11 @@ public final class Hub: Sendable {
         hooksBox.withLock { $0 = hooks }
     }
 
+    /// The room used when a request names none: the auto-join room, else `general`.
+    public var defaultRoom: String {
+        configuration.autoJoinRoom ?? RoomName.general
+    }
+
     /// True once shutdown has begun: new connections are refused.
     public var isShuttingDown: Bool {
         lifecycle.withLock { $0 == .shuttingDown }

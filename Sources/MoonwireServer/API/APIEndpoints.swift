@@ -59,7 +59,7 @@ struct APIEndpoints: Sendable {
     }
 
     private func room(_ context: MoonwireRequestContext) throws(HubError) -> Room {
-        let id = context.parameters.get("room") ?? ""
+        let id = context.pathParameter("room")
         guard let room = hub.room(id) else { throw HubError(.roomNotFound, "room '\(id.prefix(128))' does not exist") }
         return room
     }
@@ -155,7 +155,7 @@ struct APIEndpoints: Sendable {
         try apiKey.verify(request)
         var request = request
         let body = try await request.jsonObjectBody(limit: configuration.maxBodyBytes)
-        let user = context.parameters.get("user") ?? ""
+        let user = context.pathParameter("user")
         let reason = try body.string("reason") ?? "disconnected by the server"
         let count = await hub.disconnectUser(user, reason: .kicked(reason))
         return HTTPResponses.json(["user_id": .string(user), "disconnected": .int(Int64(count))])

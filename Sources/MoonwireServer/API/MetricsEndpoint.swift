@@ -10,11 +10,15 @@ struct MetricsEndpoint: Sendable {
     let hub: Hub
     let registry: PrometheusCollectorRegistry
     let stats: StatsReport
+    let apiKey: APIKeyCheck
 
     func register(on router: Router<MoonwireRequestContext>) {
         router.get("/metrics") { request, context -> Response in
             if let accept = request.headers[.accept], accept.contains("application/json") {
-                return HTTPResponses.json(await stats.json())
+                return await respond { () throws(HubError) in
+                    try apiKey.verify(request)
+                    return HTTPResponses.json(await stats.json())
+                }
             }
             var buffer: [UInt8] = []
             registry.emit(into: &buffer)

@@ -23,9 +23,8 @@ struct PublishEndpoints: Sendable {
         var request = request
         let body = try await request.jsonObjectBody(limit: configuration.maxBodyBytes)
         let type = try body.string("event_type") ?? EventType.message.rawValue
-        let room = try body.room() ?? RoomName.general
-        let claimed = try body.string("user_id") ?? Event.systemUser
-        let user = try publisher(request, claimed: claimed, context: context)
+        let room = try body.room() ?? hub.defaultRoom
+        let user = try publisher(request, claimed: try body.string("user_id"), trustedDefault: Event.systemUser, context: context)
         let event = Event(type: EventType(type), userID: user, roomID: room, data: body["data"] ?? .object([:]))
         let published = try await hub.publish(
             event, from: PublisherInfo(connection: nil, transport: .http, userID: user), requireKnownType: false)
@@ -38,26 +37,29 @@ struct PublishEndpoints: Sendable {
         var request = request
         let body = try await request.jsonObjectBody(limit: configuration.maxBodyBytes)
         let type = try body.string("type") ?? EventType.message.rawValue
-        let room = try body.room() ?? RoomName.general
-        let claimed = try body.string("sender") ?? "anonymous"
-        let user = try publisher(request, claimed: claimed, context: context)
+        let room = try body.room() ?? hub.defaultRoom
+        let user = try publisher(request, claimed: try body.string("sender"), trustedDefault: "anonymous", context: context)
         let event = Event(type: EventType(type), userID: user, roomID: room, data: ["content": body["content"] ?? .string("")])
         let published = try await hub.publish(
             event, from: PublisherInfo(connection: nil, transport: .http, userID: user), requireKnownType: false)
         return HTTPResponses.json(sentReply(published))
     }
 
-    /// Who publishes: a caller holding the API key is trusted with the name it gives; anyone else goes
-    /// through the auth hooks (without an auth plugin, the seed's rule: the name given).
-    private func publisher(_ request: Request, claimed: String, context: MoonwireRequestContext) throws(HubError) -> String {
+    /// Who publishes: a caller holding the API key is trusted with the name it gives (`trustedDefault`
+    /// when it gives none); anyone else goes through the auth hooks (without an auth plugin, the seed's
+    /// rule: the name given, else `anonymous`; never the hub's own `system`).
+    private func publisher(_ request: Request, claimed: String?, trustedDefault: String, context: MoonwireRequestContext) throws(HubError)
+        -> String
+    {
         if apiKey.isTrusted(request) {
-            if let error = Identity.validateUserID(claimed) { throw error }
-            return claimed
+            let user = claimed ?? trustedDefault
+            if let error = Identity.validateUserID(user) { throw error }
+            return user
         }
         return try hub.authenticate(
             ConnectRequest(
                 transport: .http, remoteAddress: context.remoteAddress, headers: request.headerDictionary,
-                query: request.queryDictionary, claimedUserID: claimed, token: request.bearerToken)
+                query: request.queryDictionary, claimedUserID: claimed ?? "anonymous", token: request.bearerToken)
         ).get().userID
     }
 

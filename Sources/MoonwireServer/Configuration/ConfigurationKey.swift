@@ -113,6 +113,7 @@ extension ConfigurationKey {
         .int("rooms", "max_per_connection", 1...100_000, "Most rooms one connection may follow.", \.hub.maxRoomsPerConnection),
 
         .int("limits", "max_frame_bytes", 64...(16 << 20), "Largest client frame accepted, in bytes; larger ones get an error event.", \.hub.maxFrameBytes),
+        .int("limits", "max_event_bytes", 256...(256 << 20), "Largest event accepted from any source (its JSON), in bytes; at most half of outbound_queue_bytes.", \.hub.maxEventBytes),
         .int("limits", "outbound_queue_bytes", 1024...(1 << 30), "Bound of each connection's outbound queue; a client past it is disconnected as slow.", \.hub.outboundQueueBytes),
 
         .seconds("heartbeat", "timeout", 1...86_400, "Seconds a WebSocket client may stay silent before it is closed and announced as left.", \.hub.heartbeatTimeout),

@@ -83,6 +83,10 @@ public enum ConfigurationLoader {
             throw ConfigurationError(
                 "rooms.replay_on_join (\(hub.replayOnJoin)) must not exceed rooms.history_size (\(hub.historySize))")
         }
+        if hub.maxEventBytes * 2 > hub.outboundQueueBytes {
+            throw ConfigurationError(
+                "limits.max_event_bytes (\(hub.maxEventBytes)) must be at most half of limits.outbound_queue_bytes (\(hub.outboundQueueBytes))")
+        }
         if hub.pollDefaultTimeout > hub.pollMaxTimeout {
             throw ConfigurationError("long_poll.default_timeout must not exceed long_poll.max_timeout")
         }

@@ -7,11 +7,11 @@ public struct CORSPolicy: Sendable {
     }
 
     /// Whether a request from `origin` is allowed. Pages served by the hub itself (same origin as the
-    /// request's `Host`) always are. Origins that no browser sends (`ws://...` from some WebSocket
-    /// libraries) are not a browser's, so the browser-protection check does not apply to them.
+    /// request's `Host`) always are. `ws://` and `wss://` origins, which no browser sends (some WebSocket
+    /// libraries do), are not a browser's, so the browser-protection check does not apply to them.
     public func allows(origin: String, host: String?) -> Bool {
         let lower = origin.lowercased()
-        if let range = lower.range(of: "://"), !["http", "https"].contains(String(lower[..<range.lowerBound])) {
+        if lower.hasPrefix("ws://") || lower.hasPrefix("wss://") {
             return true
         }
         if let host, let origin = OriginPattern.split(origin.lowercased()),

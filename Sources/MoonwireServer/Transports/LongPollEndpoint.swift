@@ -13,7 +13,7 @@ struct LongPollEndpoint: Sendable {
     }
 
     private func poll(_ request: Request, context: MoonwireRequestContext) async throws(HubError) -> Response {
-        let rooms = request.requestedRooms ?? [configuration.hub.autoJoinRoom ?? RoomName.general]
+        let rooms = request.requestedRooms ?? [hub.defaultRoom]
         var timeout = configuration.hub.pollDefaultTimeout
         if let text = request.query("timeout") {
             guard let seconds = Double(text), seconds >= 0, seconds.isFinite else {

@@ -15,7 +15,7 @@ struct SSEEndpoint: Sendable {
     }
 
     private func open(_ request: Request, context: MoonwireRequestContext) async throws(HubError) -> Response {
-        let rooms = request.requestedRooms ?? [configuration.hub.autoJoinRoom ?? RoomName.general]
+        let rooms = request.requestedRooms ?? [hub.defaultRoom]
         for room in rooms { if let error = RoomName.validate(room) { throw error } }
         // The header wins: a browser's EventSource reconnects with the URL it started with and the newest id in the header.
         let position = request.headers[.lastEventID] ?? request.query("last_event_id")
@@ -51,14 +51,13 @@ struct SSEEndpoint: Sendable {
                 }
             }
         } catch {
-            await hub.disconnect(connection, reason: .kicked(error.message))
+            await hub.disconnect(connection, reason: .refused(error.message))
             throw error
         }
 
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream; charset=utf-8"
         headers[.cacheControl] = "no-cache"
-        headers[.connection] = "keep-alive"
         headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
         let initialCursor = start
         return Response(

@@ -16,17 +16,26 @@ struct WebSocketEndpoint: Sendable {
     /// an error event and the connection stays.
     var hardFrameLimit: Int { max(configuration.hub.maxFrameBytes * 4, 1 << 20) }
 
-    func register(on router: Router<MoonwireRequestContext>) {
-        router.ws("/ws") { request, context in
-            if let origin = cors.firstRefused(request.headers[values: .origin], host: request.head.authority) {
-                throw HTTPError(.forbidden, message: "origin '\(origin)' is not in server.allowed_origins")
-            }
-            if hub.isShuttingDown {
-                throw HTTPError(.serviceUnavailable, message: "server shutting down")
+    /// Registers the upgrade on the WebSocket router, and on the HTTP router the answer for requests that
+    /// reach `/ws` without upgrading (a refused upgrade lands there too): 403 for a foreign origin (the CORS
+    /// middleware), 503 while shutting down, else 426.
+    func register(webSocketRouter: Router<MoonwireRequestContext>, httpRouter: Router<MoonwireRequestContext>) {
+        webSocketRouter.ws("/ws") { request, context in
+            if cors.firstRefused(request.headers[values: .origin], host: request.head.authority) != nil || hub.isShuttingDown {
+                return .dontUpgrade
             }
             return .upgrade([:])
         } onUpgrade: { inbound, outbound, context in
             await handle(inbound: inbound, outbound: outbound, context: context)
+        }
+        httpRouter.get("/ws") { _, _ -> Response in
+            if hub.isShuttingDown {
+                return HTTPResponses.error(HubError(.shuttingDown, "server shutting down"))
+            }
+            var response = HTTPResponses.error(HubError(.badRequest, "/ws is a WebSocket endpoint: send an Upgrade: websocket request"))
+            response.status = .upgradeRequired
+            response.headers[.upgrade] = "websocket"
+            return response
         }
     }
 
@@ -103,12 +112,17 @@ struct WebSocketEndpoint: Sendable {
                         hub.reject(error, to: connection, room: room)
                     }
                 }
+                var ending = DisconnectReason.clientClosed
                 do {
                     while let message = try await reader.iterator.next() {
                         await hub.receive(Array(buffer(of: message).readableBytesView), from: connection)
                     }
-                } catch {}
-                connection.close(.clientClosed)
+                } catch {
+                    // The WebSocket layer ends the stream with an error when the client breaks the protocol
+                    // or sends a frame over the hard limit (it has already sent the close frame).
+                    ending = "\(error)".contains("messageTooLarge") ? .frameTooLarge : .protocolError
+                }
+                connection.close(ending)
             }
             // When either side ends, the other follows: the reader closes the connection, the pump's end
             // cancels the reader.

@@ -1,0 +1,278 @@
+#include "lua_shims.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static mw_host_dispatch mw_dispatch = NULL;
+
+void mw_set_dispatch(mw_host_dispatch dispatch) { mw_dispatch = dispatch; }
+
+static uint64_t mw_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+// MARK: allocator
+
+static void *mw_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+    mw_limits *limits = (mw_limits *)ud;
+    size_t old = ptr ? osize : 0;  // when ptr is NULL, osize is a type tag (manual §4.6)
+    if (nsize == 0) {
+        free(ptr);
+        limits->used -= old;
+        return NULL;
+    }
+    if (nsize > old && limits->limit > 0 && limits->enforce > 0 && limits->used + (nsize - old) > limits->limit) {
+        limits->stop_reason = MW_STOP_MEMORY;
+        return NULL;  // Lua runs an emergency collection, then raises a memory error
+    }
+    void *block = realloc(ptr, nsize);
+    if (block == NULL) return NULL;
+    limits->used = limits->used - old + nsize;
+    if (limits->used > limits->peak) limits->peak = limits->used;
+    return block;
+}
+
+mw_limits *mw_limits_of(lua_State *L) {
+    void *ud = NULL;
+    lua_getallocf(L, &ud);
+    return (mw_limits *)ud;
+}
+
+static int mw_panic(lua_State *L) {
+    // Never reached: every call into Lua is protected. Abort loudly rather than continue corrupted.
+    const char *message = lua_tostring(L, -1);
+    fprintf(stderr, "moonwire: unprotected Lua error: %s\n", message ? message : "(not a string)");
+    abort();
+    return 0;
+}
+
+static void mw_warn(void *ud, const char *message, int tocont) {
+    (void)ud; (void)message; (void)tocont;  // warnings (errors in finalizers) are dropped
+}
+
+lua_State *mw_newstate(mw_limits *limits) {
+    lua_State *L = lua_newstate(mw_alloc, limits);
+    if (L == NULL) return NULL;
+    lua_atpanic(L, mw_panic);
+    lua_setwarnf(L, mw_warn, NULL);
+    return L;
+}
+
+void mw_close(lua_State *L) { lua_close(L); }
+
+// MARK: limits hook
+
+static void mw_hook(lua_State *L, lua_Debug *ar) {
+    (void)ar;
+    mw_limits *limits = mw_limits_of(L);
+    if (!limits->killed) {
+        if (limits->budget_per_call > 0) {
+            limits->budget -= limits->hook_step;
+            if (limits->budget <= 0) {
+                limits->killed = 1;
+                limits->stop_reason = MW_STOP_BUDGET;
+            }
+        }
+        if (!limits->killed && limits->deadline_ns > 0 && mw_now_ns() > limits->deadline_ns) {
+            limits->killed = 1;
+            limits->stop_reason = MW_STOP_DEADLINE;
+        }
+        if (!limits->killed) return;
+    }
+    // From now on check before every instruction, so a script's own pcall cannot swallow the kill.
+    lua_sethook(L, mw_hook, LUA_MASKCOUNT, 1);
+    luaL_error(L, limits->stop_reason == MW_STOP_DEADLINE ? "call exceeded its time limit" : "call exceeded its CPU budget");
+}
+
+// MARK: protected calls
+
+static int mw_traceback(lua_State *L) {
+    const char *message = lua_tostring(L, 1);
+    if (message == NULL) {
+        // After a kill this may run inside the hook, where no hook can stop Lua code: no __tostring then.
+        if (!mw_limits_of(L)->killed && luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) {
+            message = lua_tostring(L, -1);
+        } else {
+            message = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+        }
+    }
+    luaL_traceback(L, L, message, 1);
+    return 1;
+}
+
+int mw_pcall(lua_State *L, int nargs, int nresults) {
+    mw_limits *limits = mw_limits_of(L);
+    int base = lua_gettop(L) - nargs;  // the function's index
+    lua_pushcfunction(L, mw_traceback);
+    lua_insert(L, base);
+    limits->killed = 0;
+    limits->stop_reason = MW_STOP_NONE;
+    limits->budget = limits->budget_per_call;
+    limits->deadline_ns = limits->call_timeout_ns > 0 ? mw_now_ns() + limits->call_timeout_ns : 0;
+    if (limits->budget_per_call > 0 || limits->call_timeout_ns > 0) {
+        lua_sethook(L, mw_hook, LUA_MASKCOUNT, limits->hook_step > 0 ? limits->hook_step : 1000);
+    } else {
+        lua_sethook(L, NULL, 0, 0);
+    }
+    limits->enforce++;
+    int status = lua_pcall(L, nargs, nresults, base);
+    limits->enforce--;
+    lua_remove(L, base);
+    if (status == LUA_ERRMEM && limits->stop_reason == MW_STOP_NONE) limits->stop_reason = MW_STOP_MEMORY;
+    limits->killed = 0;
+    return status;
+}
+
+// MARK: loading and sandbox
+
+int mw_load_text(lua_State *L, const char *source, size_t length, const char *chunkname) {
+    mw_limits *limits = mw_limits_of(L);
+    limits->enforce++;
+    int status = luaL_loadbufferx(L, source, length, chunkname, "t");
+    limits->enforce--;
+    return status;
+}
+
+// xpcall whose message handler is skipped once the call has been killed: after a kill the handler would
+// run inside the count hook, where hooks are off, so a looping handler could never be stopped.
+static int mw_xpcall_handler(lua_State *L) {
+    if (mw_limits_of(L)->killed) return 1;
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
+}
+
+static int mw_finish_pcall(lua_State *L, int status, lua_KContext extra) {
+    if (status != LUA_OK && status != LUA_YIELD) {
+        lua_pushboolean(L, 0);
+        lua_pushvalue(L, -2);
+        return 2;
+    }
+    return lua_gettop(L) - (int)extra;
+}
+
+static int mw_xpcall(lua_State *L) {
+    int n = lua_gettop(L);
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    lua_pushvalue(L, 2);
+    lua_pushcclosure(L, mw_xpcall_handler, 1);
+    lua_copy(L, -1, 2);
+    lua_pop(L, 1);
+    lua_pushboolean(L, 1);
+    lua_pushvalue(L, 1);
+    lua_rotate(L, 3, 2);
+    int status = lua_pcallk(L, n - 2, LUA_MULTRET, 2, 2, mw_finish_pcall);
+    return mw_finish_pcall(L, status, 2);
+}
+
+// setmetatable that refuses __gc: finalizers run with hooks off, beyond the reach of the CPU budget.
+static int mw_setmetatable(lua_State *L) {
+    int type = lua_type(L, 2);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_argexpected(L, type == LUA_TNIL || type == LUA_TTABLE, 2, "nil or table");
+    if (type == LUA_TTABLE) {
+        lua_pushliteral(L, "__gc");
+        if (lua_rawget(L, 2) != LUA_TNIL) return luaL_error(L, "__gc metamethods are not allowed in plugins");
+        lua_pop(L, 1);
+    }
+    if (luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL) return luaL_error(L, "cannot change a protected metatable");
+    lua_settop(L, 2);
+    lua_setmetatable(L, 1);
+    return 1;
+}
+
+static const char *const mw_removed_base[] = {"load", "loadfile", "dofile", "collectgarbage", "rawset", "print", NULL};
+
+static int mw_sandbox(lua_State *L) {
+    luaL_requiref(L, LUA_GNAME, luaopen_base, 1);
+    lua_pop(L, 1);
+    luaL_requiref(L, LUA_TABLIBNAME, luaopen_table, 1);
+    lua_pop(L, 1);
+    luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 1);
+    lua_pop(L, 1);
+    luaL_requiref(L, LUA_MATHLIBNAME, luaopen_math, 1);
+    lua_pop(L, 1);
+    luaL_requiref(L, LUA_UTF8LIBNAME, luaopen_utf8, 1);
+    lua_pop(L, 1);
+    luaL_requiref(L, LUA_COLIBNAME, luaopen_coroutine, 1);
+    lua_pop(L, 1);
+
+    lua_pushglobaltable(L);
+    for (const char *const *name = mw_removed_base; *name; name++) {
+        lua_pushnil(L);
+        lua_setfield(L, -2, *name);
+    }
+    lua_pushcfunction(L, mw_xpcall);
+    lua_setfield(L, -2, "xpcall");
+    lua_pushcfunction(L, mw_setmetatable);
+    lua_setfield(L, -2, "setmetatable");
+    lua_pop(L, 1);
+
+    lua_getglobal(L, LUA_STRLIBNAME);
+    lua_pushnil(L);
+    lua_setfield(L, -2, "dump");
+    lua_pop(L, 1);
+
+    // The string metatable is shared by every string: make it unreadable and unchangeable from Lua.
+    lua_pushliteral(L, "");
+    if (lua_getmetatable(L, -1)) {
+        lua_pushboolean(L, 0);
+        lua_setfield(L, -2, "__metatable");
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    return 0;
+}
+
+int mw_open_sandbox(lua_State *L) {
+    lua_pushcfunction(L, mw_sandbox);
+    return mw_pcall(L, 0, 0);
+}
+
+// MARK: host functions
+
+static int mw_trampoline(lua_State *L) {
+    int function_id = (int)lua_tointeger(L, lua_upvalueindex(1));
+    void *context = lua_touserdata(L, lua_upvalueindex(2));
+    mw_limits *limits = mw_limits_of(L);
+    int saved = limits->enforce;
+    limits->enforce = 0;  // Swift frames must never see a memory error raised by an API call
+    int results = mw_dispatch ? mw_dispatch(L, function_id, context) : -2;
+    limits->enforce = saved;
+    if (results == -2) {
+        lua_pushliteral(L, "moonwire: host function dispatcher missing");
+        return lua_error(L);
+    }
+    if (results < 0) return lua_error(L);
+    return results;
+}
+
+void mw_push_host_function(lua_State *L, int function_id, void *context) {
+    lua_pushinteger(L, function_id);
+    lua_pushlightuserdata(L, context);
+    lua_pushcclosure(L, mw_trampoline, 2);
+}
+
+// MARK: macro wrappers
+
+void mw_pop(lua_State *L, int n) { lua_pop(L, n); }
+void mw_newtable(lua_State *L) { lua_newtable(L); }
+const char *mw_tolstring(lua_State *L, int index, size_t *length) { return lua_tolstring(L, index, length); }
+int mw_registryindex(void) { return LUA_REGISTRYINDEX; }
+int mw_upvalueindex(int i) { return lua_upvalueindex(i); }
+void mw_pushglobaltable(lua_State *L) { lua_pushglobaltable(L); }
+int mw_ref(lua_State *L) { return luaL_ref(L, LUA_REGISTRYINDEX); }
+void mw_unref(lua_State *L, int ref) { luaL_unref(L, LUA_REGISTRYINDEX, ref); }
+int mw_isinteger(lua_State *L, int index) { return lua_isinteger(L, index); }
+int64_t mw_tointeger(lua_State *L, int index, int *isnum) { return (int64_t)lua_tointegerx(L, index, isnum); }
+double mw_tonumber(lua_State *L, int index, int *isnum) { return (double)lua_tonumberx(L, index, isnum); }
+int mw_rawlen(lua_State *L, int index) { return (int)lua_rawlen(L, index); }
+void mw_gc_collect(lua_State *L) { lua_gc(L, LUA_GCCOLLECT, 0); }

@@ -1,0 +1,185 @@
+import CLua
+import CLuaShims
+import MoonwireCore
+
+/// A Swift function callable from Lua. It reads its arguments from the `LuaCall` and returns its results;
+/// a thrown `LuaCallError` becomes a Lua error raised (from C) in the calling script.
+public typealias LuaHostFunction = (LuaCall) throws(LuaCallError) -> [LuaValue]
+
+/// An error a host function raises in the calling script.
+public struct LuaCallError: Error, Sendable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+}
+
+/// The arguments of one call from Lua into Swift.
+public struct LuaCall {
+    let state: LuaState
+    /// Name of the function, for error messages.
+    public let name: String
+
+    /// Number of arguments.
+    public var count: Int { Int(lua_gettop(state.L)) }
+
+    /// Whether argument `index` (1-based) is absent or nil.
+    public func isNil(_ index: Int) -> Bool {
+        let type = lua_type(state.L, Int32(index))
+        return type == LUA_TNIL || type == LUA_TNONE
+    }
+
+    /// Argument `index` as a string (numbers are not accepted).
+    public func string(_ index: Int) throws(LuaCallError) -> String {
+        guard let value = state.string(at: Int32(index)) else { throw error(index, "a string") }
+        return value
+    }
+
+    /// Argument `index` as a string, or `nil` when absent.
+    public func optionalString(_ index: Int) throws(LuaCallError) -> String? {
+        isNil(index) ? nil : try string(index)
+    }
+
+    /// Argument `index` as a number.
+    public func number(_ index: Int) throws(LuaCallError) -> Double {
+        guard lua_type(state.L, Int32(index)) == LUA_TNUMBER else { throw error(index, "a number") }
+        var ok: Int32 = 0
+        return mw_tonumber(state.L, Int32(index), &ok)
+    }
+
+    /// Argument `index` as an integer.
+    public func integer(_ index: Int) throws(LuaCallError) -> Int64 {
+        guard lua_type(state.L, Int32(index)) == LUA_TNUMBER else { throw error(index, "an integer") }
+        var ok: Int32 = 0
+        if mw_isinteger(state.L, Int32(index)) != 0 { return mw_tointeger(state.L, Int32(index), &ok) }
+        let d = mw_tonumber(state.L, Int32(index), &ok)
+        guard d.rounded() == d, abs(d) < 9e15 else { throw error(index, "an integer") }
+        return Int64(d)
+    }
+
+    /// Argument `index` as JSON (tables become objects or arrays).
+    public func json(_ index: Int) throws(LuaCallError) -> JSONValue {
+        do {
+            return try state.json(at: Int32(index))
+        } catch {
+            throw LuaCallError("\(name): argument #\(index): \(error.message)")
+        }
+    }
+
+    /// Argument `index` as a boolean (Lua truthiness).
+    public func bool(_ index: Int) -> Bool {
+        lua_toboolean(state.L, Int32(index)) != 0
+    }
+
+    /// Argument `index`, a function, kept in the registry.
+    public func function(_ index: Int) throws(LuaCallError) -> LuaRef {
+        guard lua_type(state.L, Int32(index)) == LUA_TFUNCTION else { throw error(index, "a function") }
+        lua_pushvalue(state.L, Int32(index))
+        return LuaRef(id: mw_ref(state.L))
+    }
+
+    /// Argument `index` kept in the registry as is (any type).
+    public func reference(_ index: Int) -> LuaRef {
+        lua_pushvalue(state.L, Int32(index))
+        return LuaRef(id: mw_ref(state.L))
+    }
+
+    func error(_ index: Int, _ expected: String) -> LuaCallError {
+        let got = String(cString: lua_typename(state.L, lua_type(state.L, Int32(index))))
+        return LuaCallError("\(name): argument #\(index) must be \(expected), got \(got)")
+    }
+}
+
+extension LuaState {
+    /// The one C-callable entry point for every host function of every state.
+    private static let dispatch: mw_host_dispatch = { L, functionID, context in
+        guard let L, let context else { return -2 }
+        let state = Unmanaged<LuaState>.fromOpaque(context).takeUnretainedValue()
+        guard functionID >= 0, Int(functionID) < state.hostFunctions.count else { return -2 }
+        let entry = state.hostFunctions[Int(functionID)]
+        let call = LuaCall(state: state, name: entry.name)
+        let results: [LuaValue]
+        do throws(LuaCallError) {
+            results = try entry.function(call)
+        } catch {
+            state.pushString(error.message)
+            return -1
+        }
+        _ = lua_checkstack(L, Int32(results.count) + 2)
+        for result in results { state.push(result) }
+        return Int32(results.count)
+    }
+
+    private static let dispatcherInstalled: Void = {
+        mw_set_dispatch(dispatch)
+    }()
+
+    static func installDispatcher() {
+        _ = dispatcherInstalled
+    }
+
+    /// Registers `function` and pushes it as a Lua function value.
+    private func pushHostFunction(name: String, _ function: @escaping LuaHostFunction) {
+        hostFunctions.append(HostFunctionEntry(name: name, function: function))
+        mw_push_host_function(L, Int32(hostFunctions.count - 1), Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    /// Installs a global table of host functions (`hub`), with nested tables for dotted names
+    /// (`store.get` lands in `hub.store.get`), and plain values.
+    public func installModule(_ name: String, functions: [(String, LuaHostFunction)], values: [(String, LuaValue)] = []) {
+        let base = lua_gettop(L)
+        defer { lua_settop(L, base) }
+        mw_newtable(L)
+        let module = lua_gettop(L)
+        for (path, function) in functions {
+            let parts = path.split(separator: ".").map(String.init)
+            var table = module
+            for part in parts.dropLast() {
+                pushString(part)
+                lua_rawget(L, table)
+                if lua_type(L, -1) != LUA_TTABLE {
+                    mw_pop(L, 1)
+                    mw_newtable(L)
+                    pushString(part)
+                    lua_pushvalue(L, -2)
+                    lua_rawset(L, table)
+                }
+                table = lua_gettop(L)
+            }
+            pushString(parts.last ?? path)
+            pushHostFunction(name: "\(name).\(path)", function)
+            lua_rawset(L, table)
+        }
+        for (key, value) in values {
+            pushString(key)
+            push(value)
+            lua_rawset(L, module)
+        }
+        if let copy = copyFunction {
+            pushString("copy")
+            lua_rawgeti(L, mw_registryindex(), lua_Integer(copy.id))
+            lua_rawset(L, module)
+        }
+        lua_pushvalue(L, module)
+        lua_setglobal(L, name)
+    }
+
+    /// The value `hub.null` and arrays marked with `hub.array()` need; exposed for the module.
+    public var nullValue: LuaValue { .null }
+
+    /// Host function body that marks a table as a JSON array (`hub.array(t)`) and returns it.
+    public static func markArray(_ call: LuaCall) throws(LuaCallError) -> [LuaValue] {
+        if call.isNil(1) {
+            lua_settop(call.state.L, 1)
+            mw_newtable(call.state.L)
+            lua_copy(call.state.L, -1, 1)
+        }
+        guard lua_type(call.state.L, 1) == LUA_TTABLE else { throw call.error(1, "a table") }
+        call.state.markArray(at: 1)
+        lua_settop(call.state.L, 1)
+        return [.stackTop]
+    }
+}
+
+struct HostFunctionEntry {
+    let name: String
+    let function: LuaHostFunction
+}
