@@ -1,0 +1,276 @@
+import MoonwireClient
+import MoonwireCore
+import Testing
+
+@Suite(.timeLimit(.minutes(1))) struct LongPollTests {
+    @Test func responseHasTheSeedsShapeBesideTheEventFields() async throws {
+        try await withLiveHub { live in
+            let sent = try await live.http.request("POST", "/message", json: ["type": "message", "content": "hi there", "sender": "bob"])
+            #expect(sent.status == 200)
+            let id = try #require(sent.body?["message_id"]?.stringValue)
+
+            let reply = try await live.http.request("GET", "/poll?client_id=c1&timeout=0")
+            #expect(reply.status == 200)
+            let body = try #require(reply.body)
+            #expect(body["has_more"] == false)
+            #expect(body["last_message_id"]?.stringValue == id)
+            let messages = try #require(body["messages"]?.arrayValue)
+            try #require(messages.count == 1)
+            let message = messages[0]
+            // The seed's fields...
+            #expect(message["message_id"]?.stringValue == id)
+            #expect(message["type"]?.stringValue == "message")
+            #expect(message["content"]?.stringValue == "hi there")
+            #expect(message["sender"]?.stringValue == "bob")
+            #expect((message["timestamp"]?.doubleValue ?? 0) > 1_000_000_000)
+            // ... beside the event's.
+            #expect(message["event_id"]?.stringValue == id)
+            #expect(message["event_type"]?.stringValue == "message")
+            #expect(message["user_id"]?.stringValue == "bob")
+            #expect(message["room_id"]?.stringValue == "general")
+            #expect(message["data"]?["content"]?.stringValue == "hi there")
+        }
+    }
+
+    @Test func firstPollWithoutACursorReturnsTheRetainedHistory() async throws {
+        try await withLiveHub { live in
+            var ids: [String] = []
+            for i in 1...4 { ids.append(try await live.publish("general", ["message": .string("m\(i)")])) }
+            let started = ContinuousClock.now
+            let body = try await pollBody(live, "client_id=fresh&timeout=10")
+            #expect(ContinuousClock.now - started < .seconds(3), "a poll with messages waiting answers at once")
+            #expect(contents(body) == ["m1", "m2", "m3", "m4"])
+            #expect(body["messages"]?.arrayValue?.compactMap { $0["message_id"]?.stringValue } == ids)
+            #expect(body["last_message_id"]?.stringValue == ids.last)
+            #expect(body["has_more"] == false)
+        }
+    }
+
+    @Test func pollWithACursorWaitsAndAnswersAsSoonAsSomethingIsPublished() async throws {
+        try await withLiveHub { live in
+            try await live.publish("general", ["message": "old"])
+            let cursor = try #require(try await pollBody(live, "client_id=w&timeout=0")["last_message_id"]?.stringValue)
+            let started = ContinuousClock.now
+            async let answer = pollBody(live, "client_id=w&last_message_id=\(cursor)&timeout=20")
+            try await live.eventually("the poll to wait") { live.hub.statistics.snapshot().pollWaiting == 1 }
+            let id = try await live.publish("general", ["message": "wake up"])
+            let body = try await answer
+            let elapsed = ContinuousClock.now - started
+            #expect(elapsed < .seconds(5), "answered after \(elapsed), long before the 20 s timeout")
+            #expect(contents(body) == ["wake up"])
+            #expect(body["last_message_id"]?.stringValue == id)
+        }
+    }
+
+    @Test func timeoutWithNothingNewReturnsNoMessagesAndTheCursor() async throws {
+        try await withLiveHub { live in
+            let cursor = try #require(try await pollBody(live, "client_id=t&timeout=0")["last_message_id"]?.stringValue)
+            #expect(EventID(cursor) != nil)
+            let started = ContinuousClock.now
+            let body = try await pollBody(live, "client_id=t&last_message_id=\(cursor)&timeout=1")
+            let elapsed = ContinuousClock.now - started
+            #expect(elapsed >= .milliseconds(900), "returned after \(elapsed)")
+            #expect(elapsed < .seconds(4), "returned after \(elapsed)")
+            #expect(body["messages"]?.arrayValue?.isEmpty == true)
+            #expect(body["last_message_id"]?.stringValue == cursor)
+            #expect(body["has_more"] == false)
+        }
+    }
+
+    @Test func timeoutIsClampedToTheMaximum() async throws {
+        try await withLiveHub({ $0.hub.pollMaxTimeout = .seconds(1) }) { live in
+            let cursor = try #require(try await pollBody(live, "client_id=clamp&timeout=0")["last_message_id"]?.stringValue)
+            let started = ContinuousClock.now
+            let body = try await pollBody(live, "client_id=clamp&last_message_id=\(cursor)&timeout=30")
+            let elapsed = ContinuousClock.now - started
+            #expect(elapsed < .seconds(3), "asked for 30 s with a 1 s maximum; returned after \(elapsed)")
+            #expect(body["messages"]?.arrayValue?.isEmpty == true)
+            #expect(body["last_message_id"]?.stringValue == cursor)
+        }
+    }
+
+    @Test func twoConcurrentPollsWithOneClientIDAreBothAnswered() async throws {
+        try await withLiveHub { live in
+            let cursor = try #require(try await pollBody(live, "client_id=twin&timeout=0")["last_message_id"]?.stringValue)
+            let started = ContinuousClock.now
+            async let first = pollBody(live, "client_id=twin&last_message_id=\(cursor)&timeout=20")
+            async let second = pollBody(live, "client_id=twin&last_message_id=\(cursor)&timeout=20")
+            try await live.eventually("both polls to wait") { live.hub.statistics.snapshot().pollWaiting == 2 }
+            let id = try await live.publish("general", ["message": "for both"])
+            let (a, b) = try await (first, second)
+            #expect(ContinuousClock.now - started < .seconds(5))
+            #expect(contents(a) == ["for both"])
+            #expect(contents(b) == ["for both"])
+            #expect(a["last_message_id"]?.stringValue == id)
+            #expect(b["last_message_id"]?.stringValue == id)
+        }
+    }
+
+    @Test func severalRoomsShareACompositeCursor() async throws {
+        try await withLiveHub { live in
+            let a1 = try await live.publish("a", ["message": "a1"])
+            let b1 = try await live.publish("b", ["message": "b1"])
+            let a2 = try await live.publish("a", ["message": "a2"])
+            try await live.publish("c", ["message": "not polled"])
+            let first = try await pollBody(live, "client_id=multi&rooms=a,b&timeout=0")
+            #expect(contents(first) == ["a1", "b1", "a2"])
+            #expect(first["messages"]?.arrayValue?.compactMap { $0["message_id"]?.stringValue } == [a1, b1, a2])
+            let cursor = try #require(first["last_message_id"]?.stringValue)
+            #expect(cursor == "a:\(a2),b:\(b1)")
+
+            let idle = try await pollBody(live, "client_id=multi&rooms=a,b&last_message_id=\(cursor)&timeout=0")
+            #expect(idle["messages"]?.arrayValue?.isEmpty == true)
+            #expect(idle["last_message_id"]?.stringValue == cursor)
+
+            async let waiting = pollBody(live, "client_id=multi&rooms=a,b&last_message_id=\(cursor)&timeout=20")
+            try await live.eventually("the poll to wait") { live.hub.statistics.snapshot().pollWaiting == 1 }
+            let b2 = try await live.publish("b", ["message": "b2"])
+            let next = try await waiting
+            #expect(contents(next) == ["b2"])
+            #expect(next["last_message_id"]?.stringValue == "a:\(a2),b:\(b2)")
+        }
+    }
+
+    @Test func hasMoreWhenMoreThanOneBatchIsWaiting() async throws {
+        try await withLiveHub({ $0.hub.pollBatchSize = 2 }) { live in
+            var ids: [String] = []
+            for i in 1...5 { ids.append(try await live.publish("general", ["message": .string("m\(i)")])) }
+            var cursor: String?
+            var batches: [[String]] = []
+            var hasMore: [Bool] = []
+            for _ in 0..<3 {
+                let query = "client_id=batch&timeout=0" + (cursor.map { "&last_message_id=\($0)" } ?? "")
+                let body = try await pollBody(live, query)
+                batches.append(contents(body))
+                hasMore.append(body["has_more"]?.boolValue ?? false)
+                cursor = body["last_message_id"]?.stringValue
+            }
+            #expect(batches == [["m1", "m2"], ["m3", "m4"], ["m5"]])
+            #expect(hasMore == [true, true, false])
+            #expect(cursor == ids.last)
+        }
+    }
+
+    @Test func cursorOlderThanTheRetainedHistoryIsReportedAsAGap() async throws {
+        try await withLiveHub({ $0.hub.historySize = 3 }) { live in
+            var ids: [String] = []
+            for i in 1...6 { ids.append(try await live.publish("general", ["message": .string("m\(i)")])) }
+
+            let stale = try await pollBody(live, "client_id=g&last_message_id=\(ids[0])&timeout=0")
+            let gaps = try #require(stale["gaps"]?.arrayValue)
+            try #require(gaps.count == 1)
+            #expect(gaps[0]["event_type"]?.stringValue == "gap")
+            #expect(gaps[0]["room_id"]?.stringValue == "general")
+            #expect(gaps[0]["data"]?["room_id"]?.stringValue == "general")
+            #expect(gaps[0]["data"]?["last_event_id"]?.stringValue == ids[0])
+            #expect(gaps[0]["data"]?["oldest_retained_id"]?.stringValue == ids[3])
+            #expect(contents(stale) == ["m4", "m5", "m6"])
+            #expect(stale["last_message_id"]?.stringValue == ids[5])
+
+            // From the newest evicted event nothing is lost: no gap.
+            let exact = try await pollBody(live, "client_id=g&last_message_id=\(ids[2])&timeout=0")
+            #expect(exact["gaps"] == nil)
+            #expect(contents(exact) == ["m4", "m5", "m6"])
+
+            // A cursor the hub cannot read is a gap too, then everything retained.
+            let unknown = try await pollBody(live, "client_id=g&last_message_id=garbage&timeout=0")
+            #expect(unknown["gaps"]?.arrayValue?.first?["data"]?["last_event_id"]?.stringValue == "garbage")
+            #expect(contents(unknown) == ["m4", "m5", "m6"])
+        }
+    }
+
+    @Test func postMessagePublishesWithTheSeedsBody() async throws {
+        try await withLiveHub { live in
+            let sent = try await live.http.request("POST", "/message", json: ["type": "message", "content": "to general", "sender": "ann"])
+            #expect(sent.status == 200)
+            #expect(sent.body?["status"]?.stringValue == "sent")
+            let id = try #require(sent.body?["message_id"]?.stringValue)
+            #expect(EventID(id) != nil)
+            #expect(sent.body?["event_id"]?.stringValue == id)
+            #expect(sent.body?["room_id"]?.stringValue == "general")
+
+            let elsewhere = try await live.http.request(
+                "POST", "/message", json: ["type": "message", "content": "to news", "sender": "ann", "room": "news"])
+            #expect(elsewhere.status == 200)
+            #expect(elsewhere.body?["room_id"]?.stringValue == "news")
+
+            let general = try await pollBody(live, "client_id=reader&timeout=0")
+            #expect(contents(general) == ["to general"])
+            #expect(general["messages"]?.arrayValue?.first?["sender"]?.stringValue == "ann")
+            let news = try await pollBody(live, "client_id=reader&rooms=news&timeout=0")
+            #expect(contents(news) == ["to news"])
+        }
+    }
+
+    @Test func badQueryParametersGetJSONErrors() async throws {
+        try await withLiveHub { live in
+            let badTimeout = try await live.http.request("GET", "/poll?client_id=x&timeout=soon")
+            #expect(badTimeout.status == 400)
+            #expect(badTimeout.body?["error"]?["code"]?.stringValue == "invalid_field")
+            let badRoom = try await live.http.request("GET", "/poll?client_id=x&rooms=no%20spaces&timeout=0")
+            #expect(badRoom.status == 400)
+            #expect(badRoom.body?["error"]?["code"]?.stringValue == "invalid_room")
+            #expect(live.hub.room("no spaces") == nil)
+        }
+    }
+
+    @Test func keepAliveClientCanMakeItsNextRequestAfterAPoll() async throws {
+        // A client with a connection pool (like this one, or Python's requests.Session) sends its next request
+        // right after a poll's answer; the connection must either stay usable or be announced as closing.
+        try await withLiveHub { live in
+            for i in 0..<20 {
+                let poll = try await live.http.request("GET", "/poll?client_id=pooled&timeout=0")
+                #expect(poll.status == 200)
+                let keepAlive = poll.header("connection")?.lowercased() != "close"
+                do {
+                    let health = try await live.http.request("GET", "/health")
+                    #expect(health.status == 200)
+                } catch {
+                    Issue.record("request \(i) after a poll (keep-alive: \(keepAlive)) failed: \(error)")
+                }
+            }
+        }
+    }
+
+    @Test func pollingClientIsPresentUntilItsSessionTimesOut() async throws {
+        try await withLiveHub({ $0.hub.pollSessionTimeout = .seconds(1) }) { live in
+            let watcher = try await live.connect("watcher")
+            _ = try await pollBody(live, "client_id=tab1&user_id=carol&timeout=0")
+            let joined = try await watcher.next(type: "user_joined") { $0["user_id"]?.stringValue == "carol" }
+            #expect(joined["room_id"]?.stringValue == "general")
+
+            let presence = try await live.http.request("GET", "/api/rooms/general/presence")
+            #expect(presence.status == 200)
+            let carol = try #require(presence.body?["users"]?.arrayValue?.first { $0["user_id"]?.stringValue == "carol" })
+            #expect(carol["connections"]?.intValue == 1)
+            #expect(carol["transports"] == ["longpoll"])
+
+            // A poll in progress keeps the session alive even when it lasts longer than the session timeout.
+            _ = try await pollBody(live, "client_id=tab1&user_id=carol&timeout=2.5")
+            #expect(try await watcher.collect(type: "user_left", for: .milliseconds(10)).isEmpty)
+            let lastPoll = ContinuousClock.now
+
+            // Then the client stops polling.
+            let left = try await watcher.next(type: "user_left", timeout: .seconds(6)) { $0["user_id"]?.stringValue == "carol" }
+            #expect(ContinuousClock.now - lastPoll >= .milliseconds(500), "announced only once the session timed out")
+            #expect(left["room_id"]?.stringValue == "general")
+            let after = try await live.http.request("GET", "/api/rooms/general/presence")
+            #expect(after.body?["users"]?.arrayValue?.contains { $0["user_id"]?.stringValue == "carol" } == false)
+            await watcher.close()
+        }
+    }
+}
+
+/// `GET /poll?query`, expecting 200; the JSON body.
+private func pollBody(_ live: LiveHub, _ query: String) async throws -> JSONValue {
+    let reply = try await live.http.request("GET", "/poll?" + query)
+    guard reply.status == 200, let body = reply.body else {
+        throw ProbeError.unexpected("poll \(query) failed: \(reply.status) \(reply.text)")
+    }
+    return body
+}
+
+/// The `content` of each message of a poll answer.
+private func contents(_ body: JSONValue) -> [String] {
+    body["messages"]?.arrayValue?.compactMap { $0["content"]?.stringValue } ?? []
+}
