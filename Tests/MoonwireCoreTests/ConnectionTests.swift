@@ -75,3 +75,49 @@ struct RecordingTransport: Transport {
         #expect(connection.deliver(event, room: "news") == .skipped)
     }
 }
+
+@Suite struct ConnectionLimitTests {
+    @Test func anEventLargerThanTheQueueEndsAWaitingPumpAtOnce() async throws {
+        let connection = Connection(transport: .webSocket, identity: Identity(userID: "a"), remoteAddress: nil, queueLimit: 1_000)
+        let pump = Task {
+            var transport = RecordingTransport()
+            return await connection.pump(into: &transport)
+        }
+        try await Task.sleep(for: .milliseconds(50))  // the pump is now waiting for work
+        connection.send(Event(type: .notification, userID: "system", roomID: nil, data: ["blob": .string(String(repeating: "x", count: 5_000))]))
+        #expect(await pump.value == .slowConsumer)
+    }
+
+    @Test func aReplayThatDoesNotFitIsCutWithAGapNotice() async {
+        let connection = Connection(transport: .webSocket, identity: Identity(userID: "a"), remoteAddress: nil, queueLimit: 4_000)
+        _ = connection.beginSubscription("general")
+        let replay = (1...20).map { i in
+            EncodedEvent(Event(type: .message, userID: "b", roomID: "general", data: ["pad": .string(String(repeating: "x", count: 300))], id: EventID(Int64(i))))
+        }
+        connection.finishReplay("general", notice: nil, replay: replay, position: EventID(20))
+        #expect(connection.closeReason == nil)
+        connection.close(.clientClosed)
+        var transport = RecordingTransport()
+        _ = await connection.pump(into: &transport)
+        let events = transport.events
+        #expect(events.first?.type == .gap)
+        #expect(events.first?.data["skipped"]?.intValue ?? 0 > 0)
+        let kept = events.dropFirst().compactMap { $0.id?.value }
+        #expect(!kept.isEmpty && kept.last == 20)
+        #expect(kept == Array((21 - Int64(kept.count))...20))
+        #expect(Int64(kept.count) + (events.first?.data["skipped"]?.intValue ?? 0) == 20)
+    }
+}
+
+@Suite struct NoHistoryTests {
+    @Test func historySizeZeroKeepsNothingButStillGivesIDs() async throws {
+        let broker = MemoryBroker(historySize: 0)
+        let stored = try await broker.publish(Event(type: .message, userID: "a", roomID: "general"), store: true)
+        #expect(stored.id != nil)
+        let page = try await broker.history(room: "general", .after(nil, limit: 10))
+        #expect(page.events.isEmpty)
+        #expect(page.head == stored.id)
+        let resumed = try await broker.history(room: "general", .after(EventID(stored.id!.value - 1), limit: 10))
+        #expect(resumed.gap)
+    }
+}

@@ -1,0 +1,68 @@
+import MoonwireClient
+import MoonwireCore
+import Testing
+
+@Suite(.timeLimit(.minutes(1))) struct HTTPBehaviourTests {
+    @Test func unknownRoutesAnswerWithTheJSONErrorShape() async throws {
+        try await withLiveHub { live in
+            let reply = try await live.http.request("GET", "/no/such/thing")
+            #expect(reply.status == 404)
+            #expect(reply.body?["error"]?["code"] == "not_found")
+        }
+    }
+
+    @Test func plainGetOfTheWebSocketEndpointSaysToUpgrade() async throws {
+        try await withLiveHub { live in
+            let reply = try await live.http.request("GET", "/ws")
+            #expect(reply.status == 426)
+            #expect(reply.header("Upgrade") == "websocket")
+            let foreign = try await live.http.request("GET", "/ws", headers: [("Origin", "https://evil.example")])
+            #expect(foreign.status == 403)
+            #expect(foreign.body?["error"]?["code"] == "origin_not_allowed")
+        }
+    }
+
+    @Test func roomIDsWithSlashesAreReachableEncoded() async throws {
+        try await withLiveHub { live in
+            try await live.publish("team/alpha", ["message": "hi"])
+            let reply = try await live.http.request("GET", "/api/rooms/team%2Falpha/history")
+            #expect(reply.status == 200)
+            #expect(reply.body?["room_id"] == "team/alpha")
+            #expect(reply.body?["events"]?.arrayValue?.count == 1)
+        }
+    }
+
+    @Test func statsAsJSONFromMetricsNeedsTheKeyWhenOneIsSet() async throws {
+        try await withLiveHub({ $0.apiKey = "k" }) { live in
+            let open = try await live.http.request("GET", "/metrics")
+            #expect(open.status == 200)
+            #expect(open.text.contains("moonwire_connections"))
+            let json = try await live.http.request("GET", "/metrics", headers: [("Accept", "application/json")])
+            #expect(json.status == 401)
+            let keyed = try await live.http.request("GET", "/metrics", headers: [("Accept", "application/json"), ("X-API-Key", "k")])
+            #expect(keyed.body?["total_connections"] != nil)
+        }
+    }
+
+    @Test func eventsOverTheSizeLimitAreRefused() async throws {
+        try await withLiveHub({ $0.hub.maxEventBytes = 4096 }) { live in
+            let reply = try await live.http.request(
+                "POST", "/api/publish", json: ["room": "general", "data": ["pad": .string(String(repeating: "x", count: 5000))]])
+            #expect(reply.status == 413)
+            #expect(reply.body?["error"]?["code"] == "payload_too_large")
+        }
+    }
+
+    @Test func nobodyMayClaimTheHubsOwnUser() async throws {
+        try await withLiveHub { live in
+            let session = try await WebSocketSession.connect(url: live.webSocketURL, authFrame: ["user_id": "system"])
+            let probe = WebSocketProbe(session)
+            let error = try await probe.next(type: "error")
+            #expect(error["data"]?["code"] == "invalid_field")
+            await session.waitUntilClosed()
+            #expect(session.closeCode?.code == 4001)
+            let spoof = try await live.http.request("POST", "/message", json: ["content": "x", "sender": "system"])
+            #expect(spoof.status == 400)
+        }
+    }
+}
