@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         // Lua 5.4 from the system (Debian: liblua5.4-dev).
@@ -50,16 +51,31 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The plugin host: loading, the hook chain, the `hub` Lua module, the store, timers, hot reload.
+        .target(
+            name: "MoonwirePlugins",
+            dependencies: [
+                "MoonwireCore",
+                "LuaRuntime",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
+        ),
         // HTTP: the WebSocket, SSE and long-poll transports, the server API and /metrics.
         .target(
             name: "MoonwireServer",
             dependencies: [
                 "MoonwireCore",
+                "MoonwirePlugins",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
+                "LuaRuntime",
             ]
         ),
         // A Swift client for the three transports.
@@ -90,6 +106,10 @@ let package = Package(
         .testTarget(
             name: "LuaRuntimeTests",
             dependencies: ["LuaRuntime"]
+        ),
+        .testTarget(
+            name: "MoonwirePluginsTests",
+            dependencies: ["MoonwirePlugins", "MoonwireCore"]
         ),
         .testTarget(
             name: "MoonwireServerTests",

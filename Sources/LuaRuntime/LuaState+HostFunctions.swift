@@ -158,8 +158,10 @@ extension LuaState {
             lua_rawgeti(L, mw_registryindex(), lua_Integer(copy.id))
             lua_rawset(L, module)
         }
+        lua_rawgeti(L, mw_registryindex(), lua_Integer(LUA_RIDX_GLOBALS))
+        pushString(name)
         lua_pushvalue(L, module)
-        lua_setglobal(L, name)
+        lua_rawset(L, -3)
     }
 
     /// The value `hub.null` and arrays marked with `hub.array()` need; exposed for the module.

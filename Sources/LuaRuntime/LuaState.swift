@@ -177,10 +177,26 @@ public final class LuaState {
         mw_unref(L, ref.id)
     }
 
+    /// Sets a field of a global table (`hub.config`); does nothing if the global is not a table.
+    public func setModuleField(_ module: String, _ key: String, _ value: LuaValue) {
+        let base = lua_gettop(L)
+        defer { lua_settop(L, base) }
+        lua_rawgeti(L, mw_registryindex(), lua_Integer(LUA_RIDX_GLOBALS))
+        pushString(module)
+        guard lua_rawget(L, -2) == LUA_TTABLE else { return }
+        pushString(key)
+        push(value)
+        lua_rawset(L, -3)
+    }
+
     /// Sets a global variable.
     public func setGlobal(_ name: String, _ value: LuaValue) {
+        let base = lua_gettop(L)
+        defer { lua_settop(L, base) }
+        lua_rawgeti(L, mw_registryindex(), lua_Integer(LUA_RIDX_GLOBALS))
+        pushString(name)
         push(value)
-        lua_setglobal(L, name)
+        lua_rawset(L, -3)
     }
 
     /// Runs a full garbage collection.

@@ -2,6 +2,7 @@ import Hummingbird
 import HummingbirdWebSocket
 import Logging
 public import MoonwireCore
+public import MoonwirePlugins
 import NIOCore
 import Prometheus
 public import ServiceLifecycle
@@ -16,25 +17,50 @@ public import ServiceLifecycle
 public struct MoonwireApplication: Sendable {
     public let configuration: ServerConfiguration
     public let hub: Hub
+    /// The Lua plugin host, unless plugins are off (`plugins.directory` empty) or other hooks were given.
+    public let plugins: PluginHost?
     let registry: PrometheusCollectorRegistry
     let logger: Logger
 
     /// - Parameters:
     ///   - broker: where history and fan-out live (in memory by default).
-    ///   - hooks: the plugin pipeline (none by default: the seed's rules).
-    public init(configuration: ServerConfiguration, broker: (any Broker)? = nil, hooks: any HubHooks = NoHooks(), logger: Logger? = nil) {
+    ///   - hooks: hooks to use instead of the Lua plugin host.
+    public init(configuration: ServerConfiguration, broker: (any Broker)? = nil, hooks: (any HubHooks)? = nil, logger: Logger? = nil) {
         var logger = logger ?? Logger(label: "moonwire")
         logger.logLevel = configuration.logLevel
         let registry = PrometheusCollectorRegistry()
+        let factory = PrometheusMetricsFactory(registry: registry)
         self.configuration = configuration
         self.registry = registry
         self.logger = logger
+        var host: PluginHost?
+        if hooks == nil, !configuration.pluginsDirectory.isEmpty {
+            var pluginLogger = logger
+            pluginLogger[metadataKey: "component"] = "plugins"
+            host = PluginHost(
+                options: PluginOptions(
+                    directory: configuration.pluginsDirectory,
+                    limits: LuaLimitsBuilder.limits(configuration),
+                    passOnPublishError: configuration.pluginPublishErrorPolicy == "pass",
+                    watch: configuration.pluginWatch,
+                    settings: configuration.pluginSettings),
+                metricsFactory: factory, logger: pluginLogger)
+        }
+        self.plugins = host
         self.hub = Hub(
             configuration: configuration.hub,
             broker: broker ?? MemoryBroker(historySize: configuration.hub.historySize),
-            hooks: hooks,
-            statistics: HubStatistics(factory: PrometheusMetricsFactory(registry: registry)),
+            hooks: hooks ?? host ?? NoHooks(),
+            statistics: HubStatistics(factory: factory),
             logger: logger)
+        host?.attach(hub)
+    }
+
+    /// Loads the plugins (call once before `run`). The report lists failures; at startup they are fatal for
+    /// `moonwire serve`.
+    @discardableResult
+    public func loadPlugins() -> ReloadReport? {
+        plugins?.reload(trigger: "startup")
     }
 
     /// The services to run, in start order: the HTTP server, then the hub's housekeeping. On graceful shutdown
@@ -55,6 +81,7 @@ public struct MoonwireApplication: Sendable {
         LongPollEndpoint(hub: hub, configuration: configuration).register(on: router)
         PublishEndpoints(hub: hub, configuration: configuration, apiKey: apiKey).register(on: router)
         APIEndpoints(hub: hub, configuration: configuration, apiKey: apiKey, stats: stats).register(on: router)
+        PluginEndpoints(host: plugins, apiKey: apiKey).register(on: router)
         MetricsEndpoint(hub: hub, registry: registry, stats: stats, apiKey: apiKey).register(on: router)
         StaticEndpoints(configuration: configuration).register(on: router)
 
@@ -81,7 +108,10 @@ public struct MoonwireApplication: Sendable {
                 await onServerRunning(port)
             },
             logger: logger)
-        return [app, HubService(hub: hub, shutdownTimeout: configuration.shutdownTimeout)]
+        var services: [any Service] = [app]
+        if let plugins { services.append(PluginWatcher(host: plugins)) }
+        services.append(HubService(hub: hub, shutdownTimeout: configuration.shutdownTimeout))
+        return services
     }
 
     /// Runs until SIGTERM or SIGINT, then shuts down gracefully.

@@ -49,10 +49,17 @@ struct ServeCommand: AsyncParsableCommand {
             return handler
         }
         let app = MoonwireApplication(configuration: configuration)
+        if let report = app.loadPlugins(), !report.succeeded {
+            for failure in report.failed {
+                FileHandle.standardError.write(Data("moonwire: \(failure.message)\n".utf8))
+            }
+            FileHandle.standardError.write(Data("moonwire: fix the plugins above (or move them out of \(configuration.pluginsDirectory)/) and start again\n".utf8))
+            throw ExitCode(2)
+        }
         try await app.run()
     }
 
-    private func loadConfiguration() throws -> ServerConfiguration {
+    func loadConfiguration() throws -> ServerConfiguration {
         var fileText: String?
         var fileName = "moonwire.toml"
         if let config {

@@ -27,6 +27,14 @@ public protocol Broker: Sendable {
 
     /// Counters for `/api/stats`.
     func statistics() async -> BrokerStatistics
+
+    /// The newest `count` events of a room without waiting, where the broker can answer that at once
+    /// (plugins' `hub.history` uses it); `nil` otherwise.
+    func recentHistory(room: String, count: Int) -> [Event]?
+}
+
+extension Broker {
+    public func recentHistory(room: String, count: Int) -> [Event]? { nil }
 }
 
 /// What a broker reports about itself.

@@ -56,6 +56,11 @@ public final class MemoryBroker: Broker {
     public func unsubscribe(room: String) async throws {}
     public func shutdown() async {}
 
+    public func recentHistory(room: String, count: Int) -> [Event]? {
+        guard let box = streams.withLock({ $0[room] }) else { return [] }
+        return box.state.withLock { $0.read(.latest(count)).events }
+    }
+
     public func statistics() async -> BrokerStatistics {
         let boxes = streams.withLock { Array($0.values) }
         let retained = boxes.reduce(0) { total, box in total + box.state.withLock { $0.count } }

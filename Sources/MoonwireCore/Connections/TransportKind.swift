@@ -5,4 +5,9 @@ public enum TransportKind: String, Sendable, CaseIterable, Hashable {
     case longPoll = "longpoll"
     /// Server-side callers of the HTTP API (`/api/publish`, `/trigger`, `/message`).
     case http = "http"
+    /// A plugin publishing through `hub.publish`.
+    case plugin = "plugin"
+
+    /// Transports that hold connections.
+    public static let connected: [TransportKind] = [.webSocket, .sse, .longPoll]
 }

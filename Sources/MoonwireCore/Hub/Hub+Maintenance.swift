@@ -29,7 +29,7 @@ extension Hub {
                 if connection.activePolls.load(ordering: .relaxed) == 0, connection.silence(now: now) > sessionTimeout {
                     expired.append(connection)
                 }
-            case .http:
+            case .http, .plugin:
                 break
             }
         }

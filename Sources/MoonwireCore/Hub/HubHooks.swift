@@ -85,11 +85,14 @@ public struct PublisherInfo: Sendable {
     public var connection: ConnectionInfo?
     public var transport: TransportKind
     public var userID: String
+    /// The plugin that publishes (`hub.publish`); its own `on_publish` is skipped for the event.
+    public var plugin: String?
 
-    public init(connection: ConnectionInfo?, transport: TransportKind, userID: String) {
+    public init(connection: ConnectionInfo?, transport: TransportKind, userID: String, plugin: String? = nil) {
         self.connection = connection
         self.transport = transport
         self.userID = userID
+        self.plugin = plugin
     }
 }
 

@@ -34,7 +34,7 @@ public final class HubStatistics: Sendable {
         var active: [TransportKind: AtomicCount] = [:]
         var counters: [TransportKind: Counter] = [:]
         var gauges: [TransportKind: Meter] = [:]
-        for kind in TransportKind.allCases where kind != .http {
+        for kind in TransportKind.connected {
             total[kind] = AtomicCount()
             active[kind] = AtomicCount()
             counters[kind] = Counter(label: "moonwire_connections_total", dimensions: [("transport", kind.rawValue)], factory: factory)

@@ -18,6 +18,7 @@ public struct ConfigurationKey: Sendable {
         case string(allowEmpty: Bool)
         case strings
         case logLevel
+        case boolean
     }
 
     /// `section.name`.
@@ -39,12 +40,14 @@ enum ConfigurationValue {
     case string(String)
     case strings([String])
     case logLevel(Logger.Level)
+    case boolean(Bool)
 
     var int: Int { if case .integer(let v) = self { return v } else { return 0 } }
     var duration: Duration { if case .seconds(let v) = self { return v } else { return .zero } }
     var string: String { if case .string(let v) = self { return v } else { return "" } }
     var strings: [String] { if case .strings(let v) = self { return v } else { return [] } }
     var level: Logger.Level { if case .logLevel(let v) = self { return v } else { return .info } }
+    var bool: Bool { if case .boolean(let v) = self { return v } else { return false } }
 }
 
 private func quoted(_ s: String) -> String { "\"\(s)\"" }
@@ -127,6 +130,13 @@ extension ConfigurationKey {
         ConfigurationKey(
             section: "log", name: "level", help: "trace, debug, info, notice, warning, error or critical.", kind: .logLevel,
             apply: { $0.logLevel = $1.level }, current: { quoted($0.logLevel.rawValue) }),
-        .string("plugins", "directory", "Directory of Lua plugins.", \.pluginsDirectory),
+        .string("plugins", "directory", allowEmpty: true, "Directory of Lua plugins (empty: no plugins).", \.pluginsDirectory),
+        .int("plugins", "memory_limit", 1 << 20...(4 << 30), "Memory cap of each plugin's Lua state, in bytes.", \.pluginMemoryBytes),
+        .int("plugins", "cpu_budget", 0...2_000_000_000, "Most Lua instructions one hook call may run (0: no budget).", \.pluginInstructionBudget),
+        .seconds("plugins", "call_timeout", 0...60, "Wall-clock limit of one hook call, in seconds (0: none).", \.pluginCallTimeout),
+        .string("plugins", "on_publish_error", "What a failing on_publish does: \"reject\" the event or let it \"pass\".", \.pluginPublishErrorPolicy),
+        ConfigurationKey(
+            section: "plugins", name: "watch", help: "Reload plugins when their files change (SIGHUP and the API always can).",
+            kind: .boolean, apply: { $0.pluginWatch = $1.bool }, current: { $0.pluginWatch ? "true" : "false" }),
     ]
 }

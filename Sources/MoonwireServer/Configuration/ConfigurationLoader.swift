@@ -87,6 +87,9 @@ public enum ConfigurationLoader {
             throw ConfigurationError(
                 "limits.max_event_bytes (\(hub.maxEventBytes)) must be at most half of limits.outbound_queue_bytes (\(hub.outboundQueueBytes))")
         }
+        if !["reject", "pass"].contains(configuration.pluginPublishErrorPolicy) {
+            throw ConfigurationError("plugins.on_publish_error must be \"reject\" or \"pass\", got \"\(configuration.pluginPublishErrorPolicy)\"")
+        }
         if hub.pollDefaultTimeout > hub.pollMaxTimeout {
             throw ConfigurationError("long_poll.default_timeout must not exceed long_poll.max_timeout")
         }
@@ -150,6 +153,9 @@ public enum ConfigurationLoader {
                 throw fail("one of trace, debug, info, notice, warning, error, critical")
             }
             return .logLevel(level)
+        case .boolean:
+            guard let bool = tomlValue.bool else { throw fail("true or false") }
+            return .boolean(bool)
         }
     }
 
@@ -176,6 +182,12 @@ public enum ConfigurationLoader {
                 throw fail("one of trace, debug, info, notice, warning, error, critical")
             }
             return .logLevel(level)
+        case .boolean:
+            switch text.lowercased() {
+            case "true", "1", "yes", "on": return .boolean(true)
+            case "false", "0", "no", "off": return .boolean(false)
+            default: throw fail("true or false")
+            }
         }
     }
 

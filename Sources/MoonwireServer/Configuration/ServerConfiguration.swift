@@ -23,8 +23,18 @@ public struct ServerConfiguration: Sendable {
     public var webSocketPingInterval: Duration = .seconds(30)
     /// Log level.
     public var logLevel: Logger.Level = .info
-    /// Directory of Lua plugins.
+    /// Directory of Lua plugins (empty: plugins off).
     public var pluginsDirectory = "plugins"
+    /// Memory cap of each plugin's Lua state, in bytes.
+    public var pluginMemoryBytes = 32 << 20
+    /// Most Lua instructions one hook call may run.
+    public var pluginInstructionBudget = 10_000_000
+    /// Wall-clock limit of one hook call.
+    public var pluginCallTimeout: Duration = .milliseconds(250)
+    /// What a failing `on_publish` does: `reject` the event, or let it `pass`.
+    public var pluginPublishErrorPolicy = "reject"
+    /// Reload plugins when their files change.
+    public var pluginWatch = true
     /// Directory served under `/examples` (the example pages), if it exists.
     public var examplesDirectory = "examples"
     /// Each plugin's settings, from the `[plugins.NAME]` tables of the configuration file.

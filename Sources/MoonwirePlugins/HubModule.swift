@@ -1,0 +1,193 @@
+import Logging
+import LuaRuntime
+import MoonwireCore
+
+/// The `hub` module plugins call. Every function works in every hook, in timers and in `on_load`.
+/// Functions that would run other plugins' hooks (publish, kick) do their work after the current call.
+enum HubModule {
+    static func install(into state: LuaState, context: PluginContext) {
+        var functions: [(String, LuaHostFunction)] = []
+        functions += messaging(context)
+        functions += queries(context)
+        functions += storage(context)
+        functions += logging(context)
+        functions += timers(context)
+        functions += data()
+        functions.append(("array", LuaState.markArray))
+        state.installModule("hub", functions: functions, values: [("null", .null)])
+    }
+
+    // MARK: Messaging
+
+    private static func messaging(_ context: PluginContext) -> [(String, LuaHostFunction)] {
+        [
+            ("publish", { call throws(LuaCallError) in
+                let room = try call.string(1)
+                let type = try call.string(2)
+                let data = call.isNil(3) ? JSONValue.object([:]) : try call.json(3)
+                let user = try call.optionalString(4) ?? Event.systemUser
+                if let error = RoomName.validate(room) { throw LuaCallError("hub.publish: \(error.message)") }
+                guard EventType.isValidName(type) else { throw LuaCallError("hub.publish: invalid event type '\(type)'") }
+                guard let hub = context.host.hub else { throw LuaCallError("hub.publish: the hub is not running") }
+                let event = Event(type: EventType(type), userID: user, roomID: room, data: data)
+                let plugin = context.name
+                let publisher = PublisherInfo(connection: nil, transport: .plugin, userID: user, plugin: plugin)
+                Task {
+                    do {
+                        _ = try await hub.publish(event, from: publisher, requireKnownType: false)
+                    } catch {
+                        hub.logger.warning("plugin publish refused", metadata: ["plugin": "\(plugin)", "room": "\(room)", "error": "\(error)"])
+                    }
+                }
+                return [.bool(true)]
+            }),
+            ("send", { call throws(LuaCallError) in
+                let user = try call.string(1)
+                let type = try call.string(2)
+                let data = call.isNil(3) ? JSONValue.object([:]) : try call.json(3)
+                guard EventType.isValidName(type), !EventType.hubOnly.contains(EventType(type)) else {
+                    throw LuaCallError("hub.send: invalid event type '\(type)'")
+                }
+                guard let hub = context.host.hub else { return [.int(0)] }
+                let event = Event(type: EventType(type), userID: Event.systemUser, roomID: nil, data: data)
+                let encoded = EncodedEvent(event)
+                var sent = 0
+                for connection in hub.connections(ofUser: user) where connection.transport != .longPoll {
+                    if connection.enqueue(.event(encoded)) { sent += 1 }
+                }
+                return [.int(Int64(sent))]
+            }),
+            ("kick", { call throws(LuaCallError) in
+                let user = try call.string(1)
+                let reason = try call.optionalString(2) ?? "disconnected by \(context.name)"
+                guard let hub = context.host.hub else { return [.int(0)] }
+                let count = hub.connections(ofUser: user).count
+                Task { await hub.disconnectUser(user, reason: .kicked(reason)) }
+                return [.int(Int64(count))]
+            }),
+        ]
+    }
+
+    // MARK: Queries
+
+    private static func queries(_ context: PluginContext) -> [(String, LuaHostFunction)] {
+        [
+            ("rooms", { _ throws(LuaCallError) in
+                guard let hub = context.host.hub else { return [.json([])] }
+                return [.json(.array(hub.rooms.map { .string($0.id) }))]
+            }),
+            ("presence", { call throws(LuaCallError) in
+                let room = try call.string(1)
+                guard let hub = context.host.hub, let entries = try? hub.presence(of: room) else { return [.json([])] }
+                return [.json(.array(entries.map { entry in
+                    [
+                        "user_id": .string(entry.userID), "connections": .int(Int64(entry.connections)),
+                        "transports": .array(entry.transports.map { .string($0) }), "metadata": .object(entry.metadata),
+                    ]
+                }))]
+            }),
+            ("history", { call throws(LuaCallError) in
+                let room = try call.string(1)
+                let limit = call.isNil(2) ? 20 : Int(try call.integer(2))
+                guard let hub = context.host.hub else { return [.json([])] }
+                let events = hub.broker.recentHistory(room: room, count: max(0, min(limit, 10_000))) ?? []
+                return [.json(.array(events.map { .object($0.pluginTable) }))]
+            }),
+            ("stats", { _ throws(LuaCallError) in
+                guard let hub = context.host.hub else { return [.json([:])] }
+                let snapshot = hub.statistics.snapshot()
+                var connections = JSONObject()
+                for kind in [TransportKind.webSocket, .sse, .longPoll] {
+                    connections[kind.rawValue] = .int(Int64(snapshot.activeConnections[kind] ?? 0))
+                }
+                return [.json([
+                    "connections": .object(connections),
+                    "rooms": .int(Int64(hub.rooms.count)),
+                    "events_published": .int(Int64(snapshot.eventsPublished)),
+                    "events_delivered": .int(Int64(snapshot.eventsDelivered)),
+                    "messages_sent": .int(Int64(snapshot.messagesSent)),
+                    "poll_requests": .int(Int64(snapshot.pollRequests)),
+                    "errors_sent": .int(Int64(snapshot.errorsSent)),
+                ])]
+            }),
+            ("now", { _ throws(LuaCallError) in [.double(Timestamp.now().seconds)] }),
+        ]
+    }
+
+    // MARK: Store
+
+    private static func storage(_ context: PluginContext) -> [(String, LuaHostFunction)] {
+        let store = context.host.store
+        return [
+            ("store.get", { call throws(LuaCallError) in
+                guard let value = store.get(context.name, try call.string(1)) else { return [.null] }
+                return [.json(value)]
+            }),
+            ("store.set", { call throws(LuaCallError) in
+                let key = try call.string(1)
+                let value = call.isNil(2) ? nil : try call.json(2)
+                let ttl = call.isNil(3) ? nil : try call.number(3)
+                store.set(context.name, key, value, ttl: ttl)
+                return []
+            }),
+            ("store.delete", { call throws(LuaCallError) in
+                store.set(context.name, try call.string(1), nil)
+                return []
+            }),
+            ("store.incr", { call throws(LuaCallError) in
+                let key = try call.string(1)
+                let by = call.isNil(2) ? 1 : try call.number(2)
+                let ttl = call.isNil(3) ? nil : try call.number(3)
+                return [.json(store.increment(context.name, key, by: by, ttl: ttl))]
+            }),
+            ("store.keys", { _ throws(LuaCallError) in
+                [.json(.array(store.keys(context.name).map { .string($0) }))]
+            }),
+        ]
+    }
+
+    // MARK: Logging
+
+    private static func logging(_ context: PluginContext) -> [(String, LuaHostFunction)] {
+        func logger(_ level: Logger.Level) -> LuaHostFunction {
+            { call throws(LuaCallError) in
+                var parts: [String] = []
+                for index in 1...max(1, call.count) where index <= call.count {
+                    let value = try call.json(index)
+                    parts.append(value.stringValue ?? JSONWriter.string(value))
+                }
+                context.host.logger.log(level: level, "\(parts.joined(separator: " "))", metadata: ["plugin": "\(context.name)"])
+                return []
+            }
+        }
+        return [
+            ("log.debug", logger(.debug)), ("log.info", logger(.info)), ("log.warn", logger(.warning)), ("log.error", logger(.error)),
+        ]
+    }
+
+    // MARK: Timers
+
+    private static func timers(_ context: PluginContext) -> [(String, LuaHostFunction)] {
+        func schedule(repeats: Bool) -> LuaHostFunction {
+            { call throws(LuaCallError) in
+                let seconds = try call.number(1)
+                guard seconds >= 0.01, seconds <= 86_400 * 7 else {
+                    throw LuaCallError("\(call.name): interval must be between 0.01 and 604800 seconds")
+                }
+                let function = try call.function(2)
+                let name = try call.optionalString(3)
+                let request = PluginTimers.Request(
+                    id: context.host.timers.makeID(), function: function, interval: .milliseconds(Int64(seconds * 1000)),
+                    repeats: repeats, name: name)
+                return [.int(Int64(context.schedule(request)))]
+            }
+        }
+        return [
+            ("every", schedule(repeats: true)),
+            ("after", schedule(repeats: false)),
+            ("cancel", { call throws(LuaCallError) in
+                [.bool(context.host.timers.cancel(Int(try call.integer(1)), of: context.name))]
+            }),
+        ]
+    }
+}

@@ -1,0 +1,229 @@
+import LuaRuntime
+import MoonwireCore
+
+/// The hub's hooks, answered by the plugins in priority order. Returning nothing means "no opinion, go on";
+/// a verdict stops the chain.
+extension PluginHost {
+    /// Calls a hook on `plugin`, or on its current version if it was replaced while the call waited.
+    func call(
+        _ plugin: Plugin, _ hook: PluginHook, results: Int32, _ arguments: (inout PluginVM) -> [LuaValue]
+    ) -> Plugin.Outcome {
+        var target = plugin
+        for _ in 0..<3 {
+            let outcome = target.call(hook, results: results, arguments)
+            guard case .retired = outcome else { return outcome }
+            guard let replacement = pluginSet.byName[target.name], replacement !== target, replacement.hooks.contains(hook) else {
+                return .done([])
+            }
+            target = replacement
+        }
+        return .done([])
+    }
+
+    public func authenticate(_ request: ConnectRequest) -> AuthDecision {
+        let table = JSONValue.object(request.pluginTable)
+        for plugin in pluginSet.with(.onConnect) {
+            switch call(plugin, .onConnect, results: 3, { _ in [.json(table)] }) {
+            case .retired:
+                continue
+            case .failed:
+                return .deny(code: "auth_error", reason: "authentication failed")
+            case .done(let results):
+                let verdict = results.first ?? .none
+                switch verdict {
+                case .none:
+                    continue
+                case .bool(true):
+                    guard let claimed = request.claimedUserID, Identity.validateClaimedUserID(claimed) == nil else {
+                        return .deny(code: "auth_failed", reason: "user_id required")
+                    }
+                    return .allow(Identity(userID: claimed, metadata: request.metadata))
+                case .bool(false):
+                    return .deny(code: results.string(at: 2) ?? "forbidden", reason: results.string(at: 1) ?? "connection refused")
+                case .value(.object(let identity)):
+                    guard let user = identity["user_id"]?.stringValue else {
+                        logger.error("on_connect returned a table without user_id", metadata: ["plugin": "\(plugin.name)"])
+                        return .deny(code: "auth_error", reason: "authentication failed")
+                    }
+                    let roles = identity["roles"]?.arrayValue?.compactMap(\.stringValue) ?? []
+                    return .allow(Identity(userID: user, roles: roles, metadata: identity["metadata"]?.objectValue ?? request.metadata))
+                default:
+                    logger.error("on_connect returned something it may not", metadata: ["plugin": "\(plugin.name)", "value": "\(verdict)"])
+                    return .deny(code: "auth_error", reason: "authentication failed")
+                }
+            }
+        }
+        return .noOpinion
+    }
+
+    public func authorizeJoin(_ connection: ConnectionInfo, room: String, exists: Bool) -> JoinDecision {
+        let plugins = pluginSet.with(.onJoin)
+        guard !plugins.isEmpty else { return .noOpinion }
+        let ctx = JSONValue.object(connection.pluginTable)
+        for plugin in plugins {
+            switch call(plugin, .onJoin, results: 2, { _ in [.json(ctx), .string(room), .json(["exists": .bool(exists)])] }) {
+            case .retired:
+                continue
+            case .failed:
+                return .deny(reason: "joining '\(room)' was refused (plugin error)")
+            case .done(let results):
+                switch results.first ?? .none {
+                case .none: continue
+                case .bool(true): return .allow
+                case .bool(false): return .deny(reason: results.string(at: 1) ?? "joining '\(room)' is not allowed")
+                default:
+                    logger.error("on_join returned something it may not", metadata: ["plugin": "\(plugin.name)"])
+                    return .deny(reason: "joining '\(room)' was refused (plugin error)")
+                }
+            }
+        }
+        return .noOpinion
+    }
+
+    public func filterPublish(_ event: Event, from publisher: PublisherInfo) -> PublishDecision {
+        let plugins = pluginSet
+        var event = event
+        let ctx = JSONValue.object(publisher.pluginTable)
+        // A custom type's own handler runs first, then the on_publish chain.
+        var steps: [(Plugin, PluginHook)] = []
+        if let owner = plugins.typeOwners[event.type.rawValue] { steps.append((owner, .eventType)) }
+        for plugin in plugins.with(.onPublish) where plugin.name != publisher.plugin { steps.append((plugin, .onPublish)) }
+        for (plugin, hook) in steps {
+            let table = JSONValue.object(event.pluginTable)
+            let outcome: Plugin.Outcome
+            if hook == .eventType {
+                let type = event.type.rawValue
+                outcome = plugin.call(.eventType, function: { $0.types[type]?.handle }, results: 2) { _ in [.json(ctx), .json(table)] }
+            } else {
+                outcome = call(plugin, .onPublish, results: 2) { _ in [.json(ctx), .json(table)] }
+            }
+            switch outcome {
+            case .retired:
+                continue
+            case .failed:
+                if options.passOnPublishError { continue }
+                return .reject(reason: "rejected: a plugin failed while checking this event")
+            case .done(let results):
+                switch results.first ?? .none {
+                case .none: continue
+                case .bool(true): return .pass(event)
+                case .bool(false):
+                    if let reason = results.string(at: 1) { return .reject(reason: reason) }
+                    return .drop
+                case .value(.object(let changed)):
+                    event.apply(changed)
+                default:
+                    logger.error("\(hook.rawValue) returned something it may not", metadata: ["plugin": "\(plugin.name)"])
+                    if !options.passOnPublishError { return .reject(reason: "rejected: a plugin failed while checking this event") }
+                }
+            }
+        }
+        return .pass(event)
+    }
+
+    public var filtersDelivery: Bool { pluginSet.filtersDelivery }
+
+    public func filterDelivery(_ event: Event, to recipient: ConnectionInfo) -> DeliveryDecision {
+        var current = event
+        var replaced = false
+        let ctx = JSONValue.object(recipient.pluginTable)
+        for plugin in pluginSet.with(.onDeliver) {
+            let snapshot = current
+            let wasReplaced = replaced
+            let outcome = call(plugin, .onDeliver, results: 1) { vm in
+                [.json(ctx), wasReplaced ? .json(.object(snapshot.pluginTable)) : .ref(vm.deliverEvent(snapshot))]
+            }
+            switch outcome {
+            case .retired:
+                continue
+            case .failed:
+                return .drop
+            case .done(let results):
+                switch results.first ?? .none {
+                case .none: continue
+                case .bool(false): return .drop
+                case .bool(true): return replaced ? .replace(current) : .deliver
+                case .value(.object(let changed)):
+                    current.apply(changed)
+                    replaced = true
+                default:
+                    logger.error("on_deliver returned something it may not", metadata: ["plugin": "\(plugin.name)"])
+                    return .drop
+                }
+            }
+        }
+        return replaced ? .replace(current) : .deliver
+    }
+
+    public func didLeave(_ connection: ConnectionInfo, room: String, reason: DisconnectReason?) {
+        let ctx = JSONValue.object(connection.pluginTable)
+        for plugin in pluginSet.with(.onLeave) {
+            _ = call(plugin, .onLeave, results: 0) { _ in [.json(ctx), .string(room), reason.map { .string($0.code) } ?? .string("left")] }
+        }
+    }
+
+    public func didDisconnect(_ connection: ConnectionInfo, reason: DisconnectReason) {
+        let ctx = JSONValue.object(connection.pluginTable)
+        for plugin in pluginSet.with(.onDisconnect) {
+            _ = call(plugin, .onDisconnect, results: 0) { _ in [.json(ctx), .string(reason.code)] }
+        }
+    }
+
+    public func eventType(_ type: EventType) -> CustomEventType? {
+        guard let owner = pluginSet.typeOwners[type.rawValue], let stored = owner.eventTypes[type.rawValue] else { return nil }
+        let name = type.rawValue
+        return CustomEventType(name: type, stored: stored) { data in
+            switch owner.call(.eventType, function: { $0.types[name]?.validate }, results: 2, { _ in [.json(data)] }) {
+            case .retired, .done([]): return nil
+            case .failed: return "validation failed"
+            case .done(let results):
+                switch results.first ?? .none {
+                case .none, .bool(true): return nil
+                case .bool(false): return results.string(at: 1) ?? "invalid data"
+                default: return nil
+                }
+            }
+        }
+    }
+}
+
+extension [LuaResult] {
+    /// The string at `index`, if there is one.
+    func string(at index: Int) -> String? {
+        guard index < count, case .value(.string(let text)) = self[index] else { return nil }
+        return text
+    }
+}
+
+extension Event {
+    /// Takes what a plugin may change from the table it returned: `data`.
+    mutating func apply(_ table: JSONObject) {
+        if let data = table["data"] { self.data = data }
+    }
+}
+
+extension ConnectRequest {
+    /// The connect request as `on_connect` sees it.
+    var pluginTable: JSONObject {
+        [
+            "transport": .string(transport.rawValue),
+            "remote_address": remoteAddress.map { .string($0) } ?? .null,
+            "headers": .object(JSONObject(headers.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
+            "query": .object(JSONObject(query.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
+            "user_id": claimedUserID.map { .string($0) } ?? .null,
+            "metadata": .object(metadata),
+            "token": token.map { .string($0) } ?? .null,
+        ]
+    }
+}
+
+extension PublisherInfo {
+    /// The publisher as `on_publish` sees it.
+    var pluginTable: JSONObject {
+        var table = connection?.pluginTable ?? ["user_id": .string(userID), "roles": .array([]), "metadata": .object([:])]
+        table["transport"] = .string(transport.rawValue)
+        table["user_id"] = .string(userID)
+        if let plugin { table["plugin"] = .string(plugin) }
+        return table
+    }
+}

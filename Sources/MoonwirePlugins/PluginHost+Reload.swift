@@ -1,0 +1,140 @@
+import LuaRuntime
+import MoonwireCore
+
+/// What a reload did.
+public struct ReloadReport: Sendable {
+    public var loaded: [String] = []
+    public var reloaded: [String] = []
+    public var unchanged: [String] = []
+    public var unloaded: [String] = []
+    public var failed: [(plugin: String, message: String)] = []
+
+    /// True when nothing failed.
+    public var succeeded: Bool { failed.isEmpty }
+}
+
+extension PluginHost {
+    /// Loads new plugins, replaces changed ones and unloads deleted ones. A plugin that fails to load keeps
+    /// its previous version running; the error (with file and line) is logged and kept for the API.
+    @discardableResult
+    public func reload(trigger: String) -> ReloadReport {
+        serialized {
+            var report = ReloadReport()
+            let scan = PluginSource.scan(directory: options.directory)
+            for (path, message) in scan.errors {
+                recordFailure(path, path: path, message: message)
+                report.failed.append((path, message))
+            }
+            let loader = PluginLoader(host: self, options: options)
+            var seenPaths = Set<String>()
+            for source in scan.sources {
+                seenPaths.insert(source.path)
+                let existing = pluginSet.plugins.first { $0.source.path == source.path }
+                if let existing, existing.source.hash == source.hash {
+                    report.unchanged.append(existing.name)
+                    continue
+                }
+                let plugin: Plugin
+                do throws(PluginError) {
+                    plugin = try loader.load(source, statistics: statistics(for:))
+                } catch {
+                    let key = existing?.name ?? source.fileName
+                    recordFailure(key, path: source.path, message: error.description)
+                    report.failed.append((key, error.description))
+                    continue
+                }
+                if let clash = pluginSet.byName[plugin.name], clash.source.path != source.path {
+                    let message = "plugin '\(plugin.name)' in \(source.path) has the same name as the one in \(clash.source.path)"
+                    recordFailure(plugin.name, path: source.path, message: message)
+                    report.failed.append((plugin.name, message))
+                    discard(plugin)
+                    continue
+                }
+                do throws(PluginError) {
+                    try activate(plugin, replacing: existing)
+                    clearFailure(plugin.name)
+                    clearFailure(source.fileName)
+                    if existing != nil { report.reloaded.append(plugin.name) } else { report.loaded.append(plugin.name) }
+                    logger.info(
+                        existing == nil ? "plugin loaded" : "plugin reloaded",
+                        metadata: ["plugin": "\(plugin.name)", "version": "\(plugin.version)", "trigger": "\(trigger)"])
+                } catch {
+                    recordFailure(plugin.name, path: source.path, message: error.description)
+                    report.failed.append((plugin.name, error.description))
+                    discard(plugin)
+                }
+            }
+            for plugin in pluginSet.plugins where !seenPaths.contains(plugin.source.path) {
+                unload(plugin)
+                report.unloaded.append(plugin.name)
+                logger.info("plugin unloaded", metadata: ["plugin": "\(plugin.name)", "trigger": "\(trigger)"])
+            }
+            return report
+        }
+    }
+
+    /// Hands over from `old` (if any) to `new` atomically: while the old version's lock is held, its
+    /// `on_unload` runs, the new version's `on_load(config, saved)` runs, and the plugin set is swapped.
+    /// If the new `on_load` fails, the old version gets its state back through its own `on_load`.
+    private func activate(_ new: Plugin, replacing old: Plugin?) throws(PluginError) {
+        var failure: PluginError?
+        if let old {
+            _ = old.retire { vm in
+                var saved = JSONValue.null
+                if let unload = vm.hooks[.onUnload] {
+                    switch vm.state.call(unload, [], results: 1) {
+                    case .success(let results):
+                        if case .value(let value)? = results.first { saved = value }
+                    case .failure(let error):
+                        logger.error("on_unload failed; the new version starts without saved state",
+                                     metadata: ["plugin": "\(old.name)", "error": "\(error.detailed)"])
+                    }
+                }
+                if let error = runOnLoad(new, saved: saved) {
+                    failure = error
+                    if let load = vm.hooks[.onLoad] {
+                        _ = vm.state.call(load, [.json(.object(old.config)), .json(saved)], results: 0)
+                    }
+                    return false
+                }
+                swapSet { PluginSet($0.plugins.filter { $0 !== old } + [new]) }
+                return true
+            }
+            if let failure { throw failure }
+            timers.cancelAll(of: old)
+        } else {
+            if let error = runOnLoad(new, saved: takeSavedState(new.name) ?? .null) { throw error }
+            swapSet { PluginSet($0.plugins + [new]) }
+        }
+        new.context.activate()
+    }
+
+    private func runOnLoad(_ plugin: Plugin, saved: JSONValue) -> PluginError? {
+        guard plugin.hooks.contains(.onLoad) else { return nil }
+        switch plugin.call(.onLoad, results: 0, { _ in [.json(.object(plugin.config)), .json(saved)] }) {
+        case .failed(let error): return .onLoad(plugin.name, error.detailed)
+        case .done, .retired: return nil
+        }
+    }
+
+    /// Unloads a plugin whose file is gone: `on_unload` runs, its timers stop, its types go.
+    private func unload(_ plugin: Plugin) {
+        _ = plugin.retire { vm in
+            if let unload = vm.hooks[.onUnload], case .success(let results) = vm.state.call(unload, [], results: 1),
+                case .value(let saved)? = results.first
+            {
+                keepSavedState(plugin.name, saved)
+            }
+            swapSet { PluginSet($0.plugins.filter { $0 !== plugin }) }
+            return true
+        }
+        timers.cancelAll(of: plugin)
+        timers.forget(plugin: plugin.name)
+    }
+
+    /// Drops a version that never became active.
+    private func discard(_ plugin: Plugin) {
+        _ = plugin.retire { _ in true }
+        timers.cancelAll(of: plugin)
+    }
+}

@@ -1,0 +1,104 @@
+import CoreMetrics
+import Logging
+import LuaRuntime
+import MoonwireCore
+import Synchronization
+
+/// Runs the Lua plugins: loads them from the plugins directory, answers the hub's hooks through them in
+/// priority order, and swaps versions atomically on reload.
+///
+/// ```swift
+/// let host = PluginHost(options: PluginOptions(directory: "plugins"))
+/// let hub = Hub(configuration: configuration, broker: broker, hooks: host)
+/// host.attach(hub)
+/// let report = host.reload(trigger: "startup")
+/// ```
+public final class PluginHost: HubHooks {
+    public let options: PluginOptions
+    let logger: Logger
+    let store: PluginStore
+    let timers = PluginTimers()
+    let metricsFactory: any MetricsFactory
+    private let hubReference = Mutex<WeakHub>(WeakHub())
+    private let current = Mutex(PluginSet())
+    private let reloading = Mutex<Void>(())
+    private let statisticsByName = Mutex<[String: PluginStatistics]>([:])
+    private let failures = Mutex<[String: PluginFailure]>([:])
+    /// What unloaded plugins handed over, in case they come back.
+    private let savedStates = Mutex<[String: JSONValue]>([:])
+    private let reloadCount = Atomic<Int>(0)
+
+    public init(options: PluginOptions, store: PluginStore = PluginStore(), metricsFactory: any MetricsFactory = NOOPMetricsHandler.instance,
+                logger: Logger = Logger(label: "moonwire.plugins")) {
+        self.options = options
+        self.store = store
+        self.metricsFactory = metricsFactory
+        self.logger = logger
+    }
+
+    /// Connects the host to its hub (which holds the host as its hooks).
+    public func attach(_ hub: Hub) {
+        hubReference.withLock { $0.hub = hub }
+    }
+
+    var hub: Hub? { hubReference.withLock { $0.hub } }
+
+    /// The plugins in force, in hook order.
+    public var plugins: [Plugin] { current.withLock { $0.plugins } }
+
+    var pluginSet: PluginSet { current.withLock { $0 } }
+
+    /// The last load error of each plugin (by name, or by file for a plugin that never loaded).
+    public var lastFailures: [String: PluginFailure] { failures.withLock { $0 } }
+
+    /// How many reloads have run.
+    public var reloads: Int { reloadCount.load(ordering: .relaxed) }
+
+    func statistics(for name: String) -> PluginStatistics {
+        statisticsByName.withLock { all in
+            if let existing = all[name] { return existing }
+            let created = PluginStatistics(plugin: name, factory: metricsFactory)
+            all[name] = created
+            return created
+        }
+    }
+
+    func recordFailure(_ key: String, path: String, message: String) {
+        failures.withLock { $0[key] = PluginFailure(path: path, message: message, at: .now()) }
+        logger.error("plugin failed to load; the previous version (if any) keeps running", metadata: ["plugin": "\(key)", "path": "\(path)", "error": "\(message)"])
+    }
+
+    func clearFailure(_ key: String) {
+        _ = failures.withLock { $0.removeValue(forKey: key) }
+    }
+
+    func swapSet(_ update: (PluginSet) -> PluginSet) {
+        current.withLock { $0 = update($0) }
+    }
+
+    func serialized<R>(_ body: () -> R) -> R {
+        reloading.withLock { _ in
+            reloadCount.add(1, ordering: .relaxed)
+            return body()
+        }
+    }
+
+    func takeSavedState(_ name: String) -> JSONValue? {
+        savedStates.withLock { $0.removeValue(forKey: name) }
+    }
+
+    func keepSavedState(_ name: String, _ value: JSONValue) {
+        savedStates.withLock { $0[name] = value }
+    }
+}
+
+/// A plugin load that failed, as the API shows it.
+public struct PluginFailure: Sendable, Equatable {
+    public var path: String
+    public var message: String
+    public var at: Timestamp
+}
+
+struct WeakHub {
+    weak var hub: Hub?
+}

@@ -1,0 +1,123 @@
+import LuaRuntime
+import MoonwireCore
+
+/// Compiles a plugin source in a fresh state, reads its table and validates its settings. The result is
+/// not active yet: the host calls `on_load` and swaps it in.
+struct PluginLoader {
+    let host: PluginHost
+    let options: PluginOptions
+
+    /// Plugin names: a lowercase letter, then lowercase letters, digits, `_` or `-`.
+    static func isValidName(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, ("a"..."z").contains(first), name.count <= 64 else { return false }
+        return name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" || $0 == "-" }
+    }
+
+    func load(_ source: PluginSource, statistics: (String) -> PluginStatistics) throws(PluginError) -> Plugin {
+        let context = PluginContext(host: host, name: source.fileName)
+        let state: LuaState
+        do {
+            state = try LuaState(limits: options.limits)
+        } catch {
+            throw .load(source.fileName, "cannot create a Lua state: \(error)")
+        }
+        HubModule.install(into: state, context: context)
+        let table: LuaRef
+        do {
+            guard let ref = try state.run(source: source.text, chunkName: source.path) else {
+                throw PluginError.invalid(source.fileName, "\(source.path) must return the plugin table (return { name = ..., on_publish = ... })")
+            }
+            table = ref
+        } catch let error as PluginError {
+            throw error
+        } catch let error as LuaError {
+            throw .load(source.fileName, error.detailed)
+        } catch {
+            throw .load(source.fileName, "\(error)")
+        }
+
+        // Manifest
+        let name: String
+        switch state.field(table, "name") {
+        case .none: name = source.fileName
+        case .value(.string(let value)): name = value
+        default: throw .invalid(source.fileName, "'name' must be a string")
+        }
+        guard Self.isValidName(name) else {
+            throw .invalid(source.fileName, "name '\(name)' must start with a lowercase letter and hold only a-z, 0-9, _ and -")
+        }
+        context.name = name
+        let version: String
+        switch state.field(table, "version") {
+        case .none: version = "0"
+        case .value(.string(let value)): version = value
+        case .value(let number) where number.doubleValue != nil: version = JSONWriter.string(number)
+        default: throw .invalid(name, "'version' must be a string")
+        }
+        let priority: Int
+        switch state.field(table, "priority") {
+        case .none: priority = 0
+        case .value(let value) where value.intValue != nil: priority = Int(value.intValue!)
+        default: throw .invalid(name, "'priority' must be an integer")
+        }
+
+        // Hooks
+        var hooks: [PluginHook: LuaRef] = [:]
+        for hook in PluginHook.tableHooks {
+            guard let type = state.fieldType(table, hook.rawValue), type != .nil else { continue }
+            guard type == .function, let ref = state.fieldRef(table, hook.rawValue, ofType: .function) else {
+                throw .invalid(name, "'\(hook.rawValue)' must be a function")
+            }
+            hooks[hook] = ref
+        }
+        let known = Set(PluginHook.tableHooks.map(\.rawValue) + ["name", "version", "priority", "config", "types", "description"])
+        if let unknown = state.keys(table).first(where: { $0.hasPrefix("on_") && !known.contains($0) }) {
+            throw .invalid(name, "unknown hook '\(unknown)' (hooks: \(PluginHook.tableHooks.map(\.rawValue).joined(separator: ", ")))")
+        }
+
+        // Custom event types
+        var types: [String: (validate: LuaRef?, handle: LuaRef?)] = [:]
+        var stored: [String: Bool] = [:]
+        if let typesRef = state.fieldRef(table, "types", ofType: .table) {
+            for typeName in state.keys(typesRef).sorted() {
+                guard EventType.isValidName(typeName), !EventType.hubOnly.contains(EventType(typeName)),
+                    ![EventType.message, .typing, .notification].contains(EventType(typeName))
+                else {
+                    throw .invalid(name, "types: '\(typeName)' is not a name a plugin may register")
+                }
+                guard let specRef = state.fieldRef(typesRef, typeName, ofType: .table) else {
+                    throw .invalid(name, "types.\(typeName) must be a table like { stored = true, validate = function(data) ... end }")
+                }
+                switch state.field(specRef, "stored") {
+                case .none: stored[typeName] = true
+                case .bool(let value): stored[typeName] = value
+                default: throw .invalid(name, "types.\(typeName).stored must be a boolean")
+                }
+                types[typeName] = (state.fieldRef(specRef, "validate", ofType: .function), state.fieldRef(specRef, "handle", ofType: .function))
+                state.release(specRef)
+            }
+            state.release(typesRef)
+        } else if let type = state.fieldType(table, "types"), type != .nil {
+            throw .invalid(name, "'types' must be a table")
+        }
+
+        // Settings
+        let schemaValue: JSONValue?
+        switch state.field(table, "config") {
+        case .none: schemaValue = nil
+        case .value(let value): schemaValue = value
+        default: throw .invalid(name, "'config' must be a table describing the plugin's settings")
+        }
+        let schema = try ConfigSchema.parse(schemaValue, plugin: name)
+        let config = try schema.validate(options.settings[name] ?? [:], plugin: name)
+        state.setModuleField("hub", "config", .json(.object(config)))
+        state.setModuleField("hub", "plugin", .json(["name": .string(name), "version": .string(version)]))
+
+        let vm = PluginVM(state: state, table: table, hooks: hooks, types: types, deliverCache: nil)
+        let plugin = Plugin(
+            name: name, version: version, priority: priority, source: source, hooks: Set(hooks.keys), eventTypes: stored,
+            config: config, schema: schema, statistics: statistics(name), context: context, vm: vm)
+        context.attach(plugin)
+        return plugin
+    }
+}

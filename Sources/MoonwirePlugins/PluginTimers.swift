@@ -1,0 +1,92 @@
+import LuaRuntime
+import MoonwireCore
+import Synchronization
+
+/// Timers plugins start with `hub.every` / `hub.after`. The host owns them: they stop when their plugin
+/// version is retired or unloaded, and a named timer hands its schedule to the next version's timer of the
+/// same name, so a reload neither skips nor doubles a beat.
+final class PluginTimers: Sendable {
+    struct Request: Sendable {
+        let id: Int
+        let function: LuaRef
+        let interval: Duration
+        let repeats: Bool
+        let name: String?
+    }
+
+    private struct Running {
+        let plugin: Plugin
+        let task: Task<Void, Never>
+        let function: LuaRef
+    }
+
+    private let nextID = Atomic<Int>(1)
+    private let running = Mutex<[Int: Running]>([:])
+    /// Next fire time (monotonic ns) of named timers, by "plugin/name", kept across versions.
+    private let schedules = Mutex<[String: UInt64]>([:])
+
+    func makeID() -> Int { nextID.add(1, ordering: .relaxed).oldValue }
+
+    /// Starts a timer for an active plugin version.
+    func start(_ request: Request, for plugin: Plugin) {
+        let key = request.name.map { "\(plugin.name)/\($0)" }
+        let now = MonotonicClock.nanoseconds()
+        var firstFire = now + request.interval.nanoseconds
+        if let key, let inherited = schedules.withLock({ $0[key] }), inherited > now {
+            firstFire = inherited
+        }
+        let first = firstFire
+        let task = Task { [weak self] in
+            var next = first
+            while !Task.isCancelled {
+                let wait = next > MonotonicClock.nanoseconds() ? next - MonotonicClock.nanoseconds() : 0
+                do { try await Task.sleep(for: .nanoseconds(Int64(wait))) } catch { return }
+                if plugin.isRetired { return }
+                next = max(next + request.interval.nanoseconds, MonotonicClock.nanoseconds())
+                if let key, request.repeats { self?.schedules.withLock { $0[key] = next } }
+                let outcome = plugin.call(.timer, function: { _ in request.function }, results: 0) { _ in [] }
+                if case .retired = outcome { return }
+                if !request.repeats { break }
+            }
+            self?.finished(request.id)
+        }
+        running.withLock { $0[request.id] = Running(plugin: plugin, task: task, function: request.function) }
+        if let key { schedules.withLock { $0[key] = first } }
+    }
+
+    private func finished(_ id: Int) {
+        guard let timer = running.withLock({ $0.removeValue(forKey: id) }) else { return }
+        timer.plugin.withVM { $0.state.release(timer.function) }
+    }
+
+    /// Cancels one timer of `plugin`; returns whether it existed.
+    @discardableResult
+    func cancel(_ id: Int, of plugin: String) -> Bool {
+        guard let timer = running.withLock({ timers -> Running? in
+            guard let timer = timers[id], timer.plugin.name == plugin else { return nil }
+            return timers.removeValue(forKey: id)
+        }) else { return false }
+        timer.task.cancel()
+        return true
+    }
+
+    /// Cancels every timer of a plugin version (named schedules are kept for the next version).
+    func cancelAll(of plugin: Plugin) {
+        let timers = running.withLock { running -> [Running] in
+            let mine = running.filter { $0.value.plugin === plugin }
+            for id in mine.keys { running.removeValue(forKey: id) }
+            return Array(mine.values)
+        }
+        for timer in timers { timer.task.cancel() }
+    }
+
+    /// Forgets the named schedules of a plugin that is gone for good.
+    func forget(plugin name: String) {
+        schedules.withLock { $0 = $0.filter { !$0.key.hasPrefix(name + "/") } }
+    }
+
+    /// Timers running for a plugin name.
+    func count(of name: String) -> Int {
+        running.withLock { $0.values.filter { $0.plugin.name == name }.count }
+    }
+}

@@ -1,0 +1,78 @@
+import Hummingbird
+import MoonwireCore
+import MoonwirePlugins
+
+/// `GET /api/plugins` (every plugin with version, source hash, load time, last error and per-hook counters)
+/// and `POST /api/plugins/reload`.
+struct PluginEndpoints: Sendable {
+    let host: PluginHost?
+    let apiKey: APIKeyCheck
+
+    func register(on router: Router<MoonwireRequestContext>) {
+        router.get("/api/plugins") { request, _ in
+            await respond { () throws(HubError) in
+                try apiKey.verify(request)
+                return HTTPResponses.json(listing())
+            }
+        }
+        router.post("/api/plugins/reload") { request, _ in
+            await respond { () throws(HubError) in
+                try apiKey.verify(request)
+                guard let host else { throw HubError(.notFound, "plugins are off (plugins.directory is empty)") }
+                let report = host.reload(trigger: "API")
+                return HTTPResponses.json(Self.json(report), status: report.succeeded ? .ok : .unprocessableContent)
+            }
+        }
+    }
+
+    private func listing() -> JSONValue {
+        guard let host else { return ["enabled": false, "plugins": [], "errors": [:]] }
+        let failures = host.lastFailures
+        let plugins: [JSONValue] = host.plugins.map { plugin in
+            var hooks = JSONObject()
+            for (hook, counters) in plugin.statistics.snapshot.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+                hooks[hook.rawValue] = [
+                    "calls": .int(Int64(counters.calls)), "errors": .int(Int64(counters.errors)),
+                    "limit_hits": .int(Int64(counters.limitHits)), "seconds": .double(Double(counters.nanoseconds) / 1e9),
+                ]
+            }
+            var entry: JSONObject = [
+                "name": .string(plugin.name),
+                "version": .string(plugin.version),
+                "priority": .int(Int64(plugin.priority)),
+                "path": .string(plugin.source.path),
+                "source_sha256": .string(plugin.source.hash),
+                "loaded_at": .double(plugin.loadedAt.seconds),
+                "hooks": .array(plugin.hooks.map(\.rawValue).sorted().map { .string($0) }),
+                "event_types": .object(JSONObject(plugin.eventTypes.sorted { $0.key < $1.key }.map { ($0.key, ["stored": .bool($0.value)]) })),
+                "config": .object(plugin.config),
+                "stats": .object(hooks),
+            ]
+            entry["last_error"] = failures[plugin.name].map(Self.json) ?? .null
+            return .object(entry)
+        }
+        let loaded = Set(host.plugins.map(\.name))
+        let orphans = failures.filter { !loaded.contains($0.key) }.sorted { $0.key < $1.key }
+        return [
+            "enabled": true,
+            "directory": .string(host.options.directory),
+            "reloads": .int(Int64(host.reloads)),
+            "plugins": .array(plugins),
+            "errors": .object(JSONObject(orphans.map { ($0.key, Self.json($0.value)) })),
+        ]
+    }
+
+    private static func json(_ failure: PluginFailure) -> JSONValue {
+        ["path": .string(failure.path), "message": .string(failure.message), "at": .double(failure.at.seconds)]
+    }
+
+    static func json(_ report: ReloadReport) -> JSONValue {
+        [
+            "loaded": .array(report.loaded.map { .string($0) }),
+            "reloaded": .array(report.reloaded.map { .string($0) }),
+            "unchanged": .array(report.unchanged.map { .string($0) }),
+            "unloaded": .array(report.unloaded.map { .string($0) }),
+            "failed": .array(report.failed.map { ["plugin": .string($0.plugin), "message": .string($0.message)] }),
+        ]
+    }
+}
