@@ -10,6 +10,8 @@ struct ConfigSchema: Sendable {
         var max: Double?
         var allowed: [JSONValue]?
         var description: String?
+        /// Shown as "***" by the API.
+        var secret: Bool
     }
 
     var fields: [(name: String, field: Field)]
@@ -34,7 +36,7 @@ struct ConfigSchema: Sendable {
             let field = Field(
                 type: type, defaultValue: spec["default"], required: spec["required"]?.boolValue ?? false,
                 min: spec["min"]?.doubleValue, max: spec["max"]?.doubleValue, allowed: spec["enum"]?.arrayValue,
-                description: spec["description"]?.stringValue)
+                description: spec["description"]?.stringValue, secret: spec["secret"]?.boolValue ?? false)
             if let defaultValue = field.defaultValue, let problem = check(defaultValue, against: field) {
                 throw PluginError.invalid(plugin, "config key '\(name)': default \(problem)")
             }
@@ -92,6 +94,13 @@ struct ConfigSchema: Sendable {
 
     private static func format(_ d: Double) -> String {
         d.rounded() == d && abs(d) < 1e15 ? String(Int64(d)) : String(d)
+    }
+
+    /// `config` with secret settings masked.
+    func masked(_ config: JSONObject) -> JSONObject {
+        var result = config
+        for (name, field) in fields where field.secret && result[name] != nil { result[name] = "***" }
+        return result
     }
 
     /// The schema as JSON (for `GET /api/plugins` and `moonwire plugins check`).

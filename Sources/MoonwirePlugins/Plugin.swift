@@ -41,6 +41,9 @@ public final class Plugin: Sendable {
         self.vm = LockedVM(vm)
     }
 
+    /// The settings as the API shows them: secret ones masked.
+    public var publicConfig: JSONObject { schema.masked(config) }
+
     /// Whether a newer version (or an unload) replaced this one.
     public var isRetired: Bool { retiredFlag.load(ordering: .acquiring) }
 

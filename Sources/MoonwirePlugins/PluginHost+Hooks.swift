@@ -93,9 +93,9 @@ extension PluginHost {
             let outcome: Plugin.Outcome
             if hook == .eventType {
                 let type = event.type.rawValue
-                outcome = plugin.call(.eventType, function: { $0.types[type]?.handle }, results: 2) { _ in [.json(ctx), .json(table)] }
+                outcome = plugin.call(.eventType, function: { $0.types[type]?.handle }, results: 3) { _ in [.json(ctx), .json(table)] }
             } else {
-                outcome = call(plugin, .onPublish, results: 2) { _ in [.json(ctx), .json(table)] }
+                outcome = call(plugin, .onPublish, results: 3) { _ in [.json(ctx), .json(table)] }
             }
             switch outcome {
             case .retired:
@@ -108,7 +108,7 @@ extension PluginHost {
                 case .none: continue
                 case .bool(true): return .pass(event)
                 case .bool(false):
-                    if let reason = results.string(at: 1) { return .reject(reason: reason) }
+                    if let reason = results.string(at: 1) { return .reject(reason: reason, code: results.string(at: 2)) }
                     return .drop
                 case .value(.object(let changed)):
                     event.apply(changed)
@@ -223,6 +223,7 @@ extension PublisherInfo {
         var table = connection?.pluginTable ?? ["user_id": .string(userID), "roles": .array([]), "metadata": .object([:])]
         table["transport"] = .string(transport.rawValue)
         table["user_id"] = .string(userID)
+        table["trusted"] = .bool(trusted)
         if let plugin { table["plugin"] = .string(plugin) }
         return table
     }

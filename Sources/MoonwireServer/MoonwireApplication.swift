@@ -75,6 +75,7 @@ public struct MoonwireApplication: Sendable {
         router.middlewares.add(JSONErrorMiddleware())
         router.middlewares.add(CORSMiddleware(policy: cors))
         if !configuration.examplesDirectory.isEmpty {
+            router.middlewares.add(DirectorySlashMiddleware(directory: configuration.examplesDirectory, urlBasePath: "/examples"))
             router.middlewares.add(FileMiddleware(configuration.examplesDirectory, urlBasePath: "/examples", searchForIndexHtml: true, logger: logger))
         }
         SSEEndpoint(hub: hub, configuration: configuration).register(on: router)

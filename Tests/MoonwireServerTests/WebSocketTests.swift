@@ -167,12 +167,16 @@ import Testing
         }
     }
 
-    @Test func upgradeFromAForeignOriginIsRefused() async throws {
+    @Test func upgradeFromAForeignOriginIsClosedWithAReason() async throws {
         try await withLiveHub { live in
-            await #expect(throws: (any Error).self) {
-                _ = try await WebSocketSession.connect(
-                    url: live.webSocketURL, authFrame: ["user_id": "eve"], headers: [("Origin", "https://evil.example")])
-            }
+            let session = try await WebSocketSession.connect(
+                url: live.webSocketURL, authFrame: ["user_id": "eve"], headers: [("Origin", "https://evil.example")])
+            let probe = WebSocketProbe(session)
+            let error = try await probe.next(type: "error")
+            #expect(error["data"]?["code"] == "origin_not_allowed")
+            await session.waitUntilClosed()
+            #expect(session.closeCode?.code == 1008)
+            #expect(live.hub.connections.isEmpty)
             let allowed = try await live.connect("dev", headers: [("Origin", "http://localhost:3000")])
             await allowed.close()
         }

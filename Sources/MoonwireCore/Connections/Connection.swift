@@ -22,6 +22,23 @@ public final class Connection: Sendable {
     private let lastWrite: Atomic<UInt64>
     /// Long-poll requests in progress on this session.
     let activePolls = Atomic<Int>(0)
+    /// When a long-poll session last polled each room (monotonic ns).
+    private let polledRooms = Mutex<[String: UInt64]>([:])
+
+    /// Records that the session polled `rooms` now.
+    func markPolled(_ rooms: [String]) {
+        let now = MonotonicClock.nanoseconds()
+        polledRooms.withLock { for room in rooms { $0[room] = now } }
+    }
+
+    /// Rooms the session has not polled for `age` nanoseconds (forgotten once returned).
+    func roomsNotPolled(for age: UInt64, now: UInt64) -> [String] {
+        polledRooms.withLock { polled in
+            let stale = polled.filter { now > $0.value && now - $0.value > age }.map(\.key)
+            for room in stale { polled.removeValue(forKey: room) }
+            return stale
+        }
+    }
 
     public init(transport: TransportKind, identity: Identity, remoteAddress: String?, queueLimit: Int) {
         self.id = RandomID.token(length: 16)
@@ -194,9 +211,8 @@ public final class Connection: Sendable {
                 firstKept -= 1
             }
             if firstKept > 0 {
-                let skipped = replay[firstKept - 1]
                 replay.removeFirst(firstKept)
-                push(.event(EncodedEvent(Self.truncatedReplayNotice(room: room, lastSkipped: skipped.event.id, skipped: firstKept))))
+                push(.event(EncodedEvent(Self.truncatedReplayNotice(room: room, firstKept: replay.first?.event.id, skipped: firstKept))))
             }
             var cursor = position
             for encoded in replay {
@@ -219,15 +235,15 @@ public final class Connection: Sendable {
     }
 
     /// The `gap` event sent when a replay was cut to fit the outbound queue.
-    static func truncatedReplayNotice(room: String, lastSkipped: EventID?, skipped: Int) -> Event {
+    static func truncatedReplayNotice(room: String, firstKept: EventID?, skipped: Int) -> Event {
         Event(
             type: .gap, userID: Event.systemUser, roomID: room,
             data: [
                 "room_id": .string(room),
-                "last_event_id": lastSkipped.map { .string($0.description) } ?? .null,
                 "skipped": .int(Int64(skipped)),
+                "oldest_retained_id": firstKept.map { .string($0.description) } ?? .null,
                 "message": .string(
-                    "\(skipped) older events of '\(room)' did not fit the outbound queue; read them from /api/rooms/\(room)/history"),
+                    "\(skipped) older events of '\(room)' did not fit the outbound queue; the server API's room history has them"),
             ])
     }
 

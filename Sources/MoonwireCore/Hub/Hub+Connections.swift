@@ -43,14 +43,19 @@ extension Hub {
         return connection
     }
 
+    /// Most rooms the welcome lists (`rooms_total` gives the full count; `/api/rooms` lists them all).
+    public static let welcomeRoomLimit = 100
+
     /// The welcome notification sent when a connection opens, listing the rooms (the seed's shape).
     public func welcome(_ connection: Connection) -> Event {
-        let roomIDs = rooms.map { JSONValue.string($0.id) }
+        let all = rooms
+        let roomIDs = all.prefix(Self.welcomeRoomLimit).map { JSONValue.string($0.id) }
         return Event(
             type: .notification, userID: Event.systemUser, roomID: nil,
             data: [
                 "message": .string("Welcome \(connection.userID)!"),
-                "rooms": .array(roomIDs),
+                "rooms": .array(Array(roomIDs)),
+                "rooms_total": .int(Int64(all.count)),
                 "user_id": .string(connection.userID),
                 "connection_id": .string(connection.id),
                 "heartbeat_timeout": .double(configuration.heartbeatTimeout.seconds),

@@ -9,6 +9,7 @@ extension Hub {
         let keepAlive = configuration.keepAliveInterval.nanoseconds
         let sessionTimeout = configuration.pollSessionTimeout.nanoseconds
         var expired: [Connection] = []
+        var stale: [(Connection, [String])] = []
         for connection in connections {
             if let closing = connection.closingFor(now: now), closing > Self.closeGrace.nanoseconds {
                 // Its last writes are stuck behind a client that does not read: drop the socket.
@@ -28,6 +29,8 @@ extension Hub {
             case .longPoll:
                 if connection.activePolls.load(ordering: .relaxed) == 0, connection.silence(now: now) > sessionTimeout {
                     expired.append(connection)
+                } else {
+                    stale.append((connection, connection.roomsNotPolled(for: sessionTimeout, now: now)))
                 }
             case .http, .plugin:
                 break
@@ -35,6 +38,12 @@ extension Hub {
         }
         for connection in expired {
             await disconnect(connection, reason: .sessionExpired)
+        }
+        // A session still polling, but no longer polling some room, leaves that room.
+        for (connection, rooms) in stale {
+            for room in rooms where connection.isSubscribed(to: room) {
+                await leave(connection, room: room, reason: .sessionExpired)
+            }
         }
     }
 

@@ -90,11 +90,7 @@ extension Hub {
     private func prepare(_ request: PollRequest) async throws(HubError) -> [Room] {
         guard !request.rooms.isEmpty else { throw HubError(.missingField, "no room to poll") }
         let registered = self.connection(request.connection.id) != nil
-        if registered {
-            for room in request.connection.rooms where !request.rooms.contains(room) {
-                await leave(request.connection, room: room)
-            }
-        }
+        if registered { request.connection.markPolled(request.rooms) }
         var rooms: [Room] = []
         for roomID in request.rooms {
             if let error = RoomName.validate(roomID) { throw error }
@@ -143,6 +139,8 @@ extension Hub {
                 cursor.set(room, after)
             }
         }
-        return PollResult(messages: taken, cursor: cursor.encoded(for: request.rooms), hasMore: hasMore, gaps: gaps)
+        let hooks = self.hooks
+        let messages = taken.compactMap { visible($0, to: request.connection, hooks: hooks) }
+        return PollResult(messages: messages, cursor: cursor.encoded(for: request.rooms), hasMore: hasMore, gaps: gaps)
     }
 }

@@ -47,8 +47,8 @@ extension Hub {
                 throw HubError(.notInRoom, "join room '\(roomID)' before sending to it")
             }
             event.origin = connection.id
-        } else {
-            _ = try room(roomID, create: true)
+        } else if let error = RoomName.validate(roomID) {
+            throw error
         }
         event.userID = publisher.userID
         event.id = nil
@@ -66,9 +66,12 @@ extension Hub {
         case .drop:
             statistics.dropped("plugin_drop")
             return event
-        case .reject(let reason):
+        case .reject(let reason, let code):
             statistics.dropped("plugin_reject")
-            throw HubError(.rejected, reason)
+            throw HubError(code.flatMap(HubError.Code.init(rawValue:)) ?? .rejected, reason)
+        }
+        if publisher.connection == nil {
+            _ = try room(roomID, create: true)
         }
         let published: Event
         do {
@@ -99,6 +102,28 @@ extension Hub {
         return results
     }
 
+    /// What `recipient` may see of `event`, through the plugins' delivery filters: the event, a redacted
+    /// copy (same id), or `nil` when it is withheld. Live fan-out, history replays and long-poll answers
+    /// all go through it, so a filter cannot be bypassed by resuming.
+    public func visible(_ event: Event, to recipient: Connection, hooks: any HubHooks) -> Event? {
+        guard hooks.filtersDelivery else { return event }
+        switch hooks.filterDelivery(event, to: ConnectionInfo(recipient)) {
+        case .deliver:
+            return event
+        case .replace(var replacement):
+            replacement.id = event.id
+            replacement.ephemeralID = event.ephemeralID
+            replacement.roomID = event.roomID
+            replacement.userID = event.userID
+            replacement.type = event.type
+            replacement.timestamp = event.timestamp
+            return replacement
+        case .drop:
+            statistics.dropped("plugin_filter")
+            return nil
+        }
+    }
+
     /// Delivers a published event to this node's subscribers of its room (called by the broker, in id order
     /// per room), and wakes long-polls waiting on the room.
     func fanOut(_ event: Event) {
@@ -113,23 +138,14 @@ extension Hub {
         guard !subscribers.isEmpty else { return }
         let encoded = EncodedEvent(event)
         let hooks = self.hooks
+        let filters = hooks.filtersDelivery
         var delivered = 0
         var overflowed = 0
         for connection in subscribers where connection.id != event.origin {
             var item = encoded
-            if hooks.filtersDelivery {
-                switch hooks.filterDelivery(event, to: ConnectionInfo(connection)) {
-                case .deliver:
-                    break
-                case .replace(var replacement):
-                    replacement.id = event.id
-                    replacement.ephemeralID = event.ephemeralID
-                    replacement.roomID = event.roomID
-                    item = EncodedEvent(replacement)
-                case .drop:
-                    statistics.dropped("plugin_filter")
-                    continue
-                }
+            if filters {
+                guard let seen = visible(event, to: connection, hooks: hooks) else { continue }
+                if seen != event { item = EncodedEvent(seen) }
             }
             switch connection.deliver(item, room: roomID) {
             case .delivered: delivered += 1

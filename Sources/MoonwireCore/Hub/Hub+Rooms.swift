@@ -72,7 +72,9 @@ extension Hub {
                 notice = nil
             }
             let position = max(page.head, page.events.last?.id ?? page.head)
-            connection.finishReplay(room, notice: notice, replay: page.events.map(EncodedEvent.init), position: position)
+            let hooks = self.hooks
+            let replay = page.events.compactMap { visible($0, to: connection, hooks: hooks) }.map(EncodedEvent.init)
+            connection.finishReplay(room, notice: notice, replay: replay, position: position)
         } catch {
             logger.warning("history unavailable on join", metadata: ["room": "\(room)", "error": "\(error)"])
             let notice = Event.error(HubError(.unavailable, "history of '\(room)' is unavailable: \(error)"), roomID: room)

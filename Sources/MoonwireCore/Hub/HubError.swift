@@ -21,6 +21,7 @@ public struct HubError: Error, Sendable, Equatable, CustomStringConvertible {
         case connectionLimit = "connection_limit"
         case originNotAllowed = "origin_not_allowed"
         case badRequest = "bad_request"
+        case upgradeRequired = "upgrade_required"
         case notFound = "not_found"
         case payloadTooLarge = "payload_too_large"
         case shuttingDown = "shutting_down"

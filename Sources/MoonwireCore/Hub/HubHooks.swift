@@ -87,12 +87,15 @@ public struct PublisherInfo: Sendable {
     public var userID: String
     /// The plugin that publishes (`hub.publish`); its own `on_publish` is skipped for the event.
     public var plugin: String?
+    /// A server-side caller that presented the API key, or a plugin.
+    public var trusted: Bool
 
-    public init(connection: ConnectionInfo?, transport: TransportKind, userID: String, plugin: String? = nil) {
+    public init(connection: ConnectionInfo?, transport: TransportKind, userID: String, plugin: String? = nil, trusted: Bool = false) {
         self.connection = connection
         self.transport = transport
         self.userID = userID
         self.plugin = plugin
+        self.trusted = trusted || plugin != nil
     }
 }
 
@@ -112,8 +115,9 @@ public enum PublishDecision: Sendable {
     case pass(Event)
     /// Not stored or delivered, and the sender is not told.
     case drop
-    /// Not stored or delivered; the sender gets an error with the reason.
-    case reject(reason: String)
+    /// Not stored or delivered; the sender gets an error with the reason (and code: `rejected` unless
+    /// the plugin names one of the hub's codes, such as `rate_limited`).
+    case reject(reason: String, code: String? = nil)
 }
 
 public enum DeliveryDecision: Sendable {

@@ -83,7 +83,8 @@ struct APIEndpoints: Sendable {
         }
         let event = try makeEvent(body, room: room)
         let published = try await hub.publish(
-            event, from: PublisherInfo(connection: nil, transport: .http, userID: event.userID), requireKnownType: false)
+            event, from: PublisherInfo(connection: nil, transport: .http, userID: event.userID, trusted: apiKey.isTrusted(request)),
+            requireKnownType: false)
         return HTTPResponses.json(["event": .object(published.wireObject)])
     }
 
@@ -97,7 +98,8 @@ struct APIEndpoints: Sendable {
         }
         let event = try makeEvent(body, room: nil)
         let results = await hub.broadcast(
-            event, rooms: rooms.compactMap(\.stringValue), from: PublisherInfo(connection: nil, transport: .http, userID: event.userID))
+            event, rooms: rooms.compactMap(\.stringValue),
+            from: PublisherInfo(connection: nil, transport: .http, userID: event.userID, trusted: apiKey.isTrusted(request)))
         let items: [JSONValue] = zip(rooms.compactMap(\.stringValue), results).map { room, result in
             switch result {
             case .success(let published):

@@ -45,7 +45,7 @@ struct PluginEndpoints: Sendable {
                 "loaded_at": .double(plugin.loadedAt.seconds),
                 "hooks": .array(plugin.hooks.map(\.rawValue).sorted().map { .string($0) }),
                 "event_types": .object(JSONObject(plugin.eventTypes.sorted { $0.key < $1.key }.map { ($0.key, ["stored": .bool($0.value)]) })),
-                "config": .object(plugin.config),
+                "config": .object(plugin.publicConfig),
                 "stats": .object(hooks),
             ]
             entry["last_error"] = failures[plugin.name].map(Self.json) ?? .null

@@ -27,7 +27,7 @@ struct PublishEndpoints: Sendable {
         let user = try publisher(request, claimed: try body.string("user_id"), trustedDefault: Event.systemUser, context: context)
         let event = Event(type: EventType(type), userID: user, roomID: room, data: body["data"] ?? .object([:]))
         let published = try await hub.publish(
-            event, from: PublisherInfo(connection: nil, transport: .http, userID: user), requireKnownType: false)
+            event, from: PublisherInfo(connection: nil, transport: .http, userID: user, trusted: apiKey.isTrusted(request)), requireKnownType: false)
         return HTTPResponses.json(sentReply(published))
     }
 
@@ -41,7 +41,7 @@ struct PublishEndpoints: Sendable {
         let user = try publisher(request, claimed: try body.string("sender"), trustedDefault: "anonymous", context: context)
         let event = Event(type: EventType(type), userID: user, roomID: room, data: ["content": body["content"] ?? .string("")])
         let published = try await hub.publish(
-            event, from: PublisherInfo(connection: nil, transport: .http, userID: user), requireKnownType: false)
+            event, from: PublisherInfo(connection: nil, transport: .http, userID: user, trusted: apiKey.isTrusted(request)), requireKnownType: false)
         return HTTPResponses.json(sentReply(published))
     }
 

@@ -28,6 +28,7 @@ enum HTTPResponses {
         case .roomNotFound, .notFound: return .notFound
         case .roomLimit, .rateLimited, .connectionLimit: return .tooManyRequests
         case .shuttingDown, .unavailable: return .serviceUnavailable
+        case .upgradeRequired: return .upgradeRequired
         case .internalError: return .internalServerError
         }
     }

@@ -17,22 +17,29 @@ struct WebSocketEndpoint: Sendable {
     var hardFrameLimit: Int { max(configuration.hub.maxFrameBytes * 4, 1 << 20) }
 
     /// Registers the upgrade on the WebSocket router, and on the HTTP router the answer for requests that
-    /// reach `/ws` without upgrading (a refused upgrade lands there too): 403 for a foreign origin (the CORS
-    /// middleware), 503 while shutting down, else 426.
+    /// reach `/ws` without upgrading: 403 for a foreign origin (the CORS middleware), 503 while shutting
+    /// down, else 426. An upgrade the hub refuses (foreign origin, shutdown) is accepted and closed at once
+    /// with a reason (1008 or 1001): the WebSocket library can only answer a declined upgrade with an empty
+    /// 400, which tells the client nothing.
     func register(webSocketRouter: Router<MoonwireRequestContext>, httpRouter: Router<MoonwireRequestContext>) {
-        webSocketRouter.ws("/ws") { request, context in
-            if cors.firstRefused(request.headers[values: .origin], host: request.head.authority) != nil || hub.isShuttingDown {
-                return .dontUpgrade
+        webSocketRouter.ws("/ws") { inbound, outbound, context in
+            let request = context.request
+            if let origin = cors.firstRefused(request.headers[values: .origin], host: request.head.authority) {
+                let error = HubError(.originNotAllowed, "origin '\(origin)' is not in server.allowed_origins")
+                await refuse(outbound, error, DisconnectReason(code: "origin_not_allowed", message: error.message, closeCode: 1008))
+                return
             }
-            return .upgrade([:])
-        } onUpgrade: { inbound, outbound, context in
+            if hub.isShuttingDown {
+                await refuse(outbound, HubError(.shuttingDown, "server shutting down"), .shutdown)
+                return
+            }
             await handle(inbound: inbound, outbound: outbound, context: context)
         }
         httpRouter.get("/ws") { _, _ -> Response in
             if hub.isShuttingDown {
                 return HTTPResponses.error(HubError(.shuttingDown, "server shutting down"))
             }
-            var response = HTTPResponses.error(HubError(.badRequest, "/ws is a WebSocket endpoint: send an Upgrade: websocket request"))
+            var response = HTTPResponses.error(HubError(.upgradeRequired, "/ws is a WebSocket endpoint: send an Upgrade: websocket request"))
             response.status = .upgradeRequired
             response.headers[.upgrade] = "websocket"
             return response
