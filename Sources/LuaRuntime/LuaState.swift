@@ -131,6 +131,13 @@ public final class LuaState {
         return ref
     }
 
+    /// The type of a value held in the registry.
+    public func type(of ref: LuaRef) -> LuaType {
+        let base = lua_gettop(L)
+        defer { lua_settop(L, base) }
+        return LuaType(rawValue: lua_rawgeti(L, mw_registryindex(), lua_Integer(ref.id))) ?? .none
+    }
+
     /// The type of a table's field.
     public func fieldType(_ table: LuaRef, _ key: String) -> LuaType? {
         let base = lua_gettop(L)

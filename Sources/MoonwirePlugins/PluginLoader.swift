@@ -24,7 +24,7 @@ struct PluginLoader {
         HubModule.install(into: state, context: context)
         let table: LuaRef
         do {
-            guard let ref = try state.run(source: source.text, chunkName: source.path) else {
+            guard let ref = try state.run(source: source.text, chunkName: source.path), state.type(of: ref) == .table else {
                 throw PluginError.invalid(source.fileName, "\(source.path) must return the plugin table (return { name = ..., on_publish = ... })")
             }
             table = ref

@@ -126,6 +126,15 @@ public final class Connection: Sendable {
         state.withLock { $0.queuedBytes }
     }
 
+    /// Takes what is queued now without waiting (for tests and tools); `nil` when nothing is.
+    public func takeQueued() -> [OutboundItem]? {
+        state.withLock { state in
+            guard !state.queue.isEmpty else { return nil }
+            defer { state.queue = []; state.queuedBytes = 0 }
+            return state.queue
+        }
+    }
+
     /// Waits for the next batch of queued items, or the reason the connection closes.
     func nextBatch() async -> ConnectionState.Batch {
         while true {

@@ -45,7 +45,7 @@ public struct ConnectionInfo: Sendable {
         self.rooms = rooms
     }
 
-    init(_ connection: Connection) {
+    public init(_ connection: Connection) {
         self.init(
             id: connection.id, transport: connection.transport, identity: connection.identity,
             remoteAddress: connection.remoteAddress, rooms: connection.rooms)

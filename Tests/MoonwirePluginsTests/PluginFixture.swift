@@ -1,0 +1,74 @@
+import Foundation
+import LuaRuntime
+import MoonwireCore
+@testable import MoonwirePlugins
+
+/// A plugins directory in a temporary folder, a host over it, and a hub using the host.
+final class PluginFixture: Sendable {
+    let directory: String
+    let host: PluginHost
+    let hub: Hub
+
+    init(_ files: [String: String], settings: [String: JSONObject] = [:], limits: LuaLimits = LuaLimits(), passOnPublishError: Bool = false) {
+        directory = NSTemporaryDirectory() + "moonwire-plugins-" + RandomID.token(length: 10)
+        try! FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        host = PluginHost(
+            options: PluginOptions(
+                directory: directory, limits: limits, passOnPublishError: passOnPublishError, watch: false, settings: settings))
+        hub = Hub(configuration: HubConfiguration(), broker: MemoryBroker(historySize: 100), hooks: host)
+        host.attach(hub)
+        for (name, source) in files { write(name, source) }
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    func write(_ name: String, _ source: String) {
+        FileManager.default.createFile(atPath: directory + "/" + name, contents: Data(source.utf8))
+    }
+
+    func remove(_ name: String) {
+        try? FileManager.default.removeItem(atPath: directory + "/" + name)
+    }
+
+    @discardableResult
+    func reload() -> ReloadReport { host.reload(trigger: "test") }
+
+    /// A connection of `user` with `roles`, joined to `rooms`.
+    func connect(_ user: String, roles: [String] = [], rooms: [String] = ["general"]) async throws -> Connection {
+        let connection = try hub.connect(identity: Identity(userID: user, roles: roles), transport: .webSocket)
+        for room in rooms { try await hub.join(connection, room: room, replay: Replay.none) }
+        _ = drain(connection)
+        return connection
+    }
+
+    /// What is queued on a connection (the connection stays open).
+    func drain(_ connection: Connection) -> [Event] {
+        var transport = QueueReader()
+        while let batch = connection.takeQueued() { transport.read(batch) }
+        return transport.events
+    }
+
+    /// Publishes as `connection` (a client frame); returns the error, if any.
+    func send(_ connection: Connection, _ type: EventType, room: String = "general", data: JSONValue) async -> HubError? {
+        do {
+            _ = try await hub.publish(
+                Event(type: type, userID: connection.userID, roomID: room, data: data),
+                from: PublisherInfo(connection: ConnectionInfo(connection), transport: .webSocket, userID: connection.userID),
+                requireKnownType: true)
+            return nil
+        } catch let error as HubError {
+            return error
+        } catch {
+            return HubError(.internalError, "\(error)")
+        }
+    }
+}
+
+struct QueueReader {
+    var events: [Event] = []
+    mutating func read(_ items: [OutboundItem]) {
+        for item in items { if case .event(let e) = item { events.append(e.event) } }
+    }
+}

@@ -1,0 +1,165 @@
+import Foundation
+import LuaRuntime
+import MoonwireCore
+import Testing
+@testable import MoonwirePlugins
+
+@Suite struct ReloadTests {
+    static let counter = """
+        local count = 0
+        return { name = "counter", version = "VERSION",
+          on_load = function(config, saved) if saved ~= hub.null and saved then count = saved.count end end,
+          on_unload = function() return { count = count } end,
+          on_publish = function(ctx, event) count = count + 1 event.data.count = count event.data.version = "VERSION" return event end }
+        """
+
+    @Test func aChangedPluginReplacesTheOldOneAndInheritsItsState() async throws {
+        let fixture = PluginFixture(["counter.lua": Self.counter.replacingOccurrences(of: "VERSION", with: "1")])
+        #expect(fixture.reload().loaded == ["counter"])
+        let alice = try await fixture.connect("alice")
+        let bob = try await fixture.connect("bob")
+        for _ in 0..<3 { _ = await fixture.send(alice, .message, data: ["message": "x"]) }
+        fixture.write("counter.lua", Self.counter.replacingOccurrences(of: "VERSION", with: "2"))
+        let report = fixture.reload()
+        #expect(report.reloaded == ["counter"])
+        _ = await fixture.send(alice, .message, data: ["message": "x"])
+        let events = fixture.drain(bob)
+        #expect(events.map { $0.data["count"] } == [1, 2, 3, 4])
+        #expect(events.map { $0.data["version"] } == ["1", "1", "1", "2"])
+        #expect(fixture.host.plugins.first?.version == "2")
+    }
+
+    @Test func aBrokenReloadKeepsTheOldVersionAndReportsFileAndLine() async throws {
+        let fixture = PluginFixture(["counter.lua": Self.counter.replacingOccurrences(of: "VERSION", with: "1")])
+        fixture.reload()
+        fixture.write("counter.lua", "return {\n  name = 'counter',\n  on_publish = function( end\n}\n")
+        let report = fixture.reload()
+        #expect(!report.succeeded)
+        let message = try #require(report.failed.first?.message)
+        #expect(message.contains("counter.lua:3:"))
+        #expect(fixture.host.lastFailures["counter"]?.message.contains("counter.lua:3:") == true)
+        let alice = try await fixture.connect("alice")
+        let bob = try await fixture.connect("bob")
+        _ = await fixture.send(alice, .message, data: ["message": "x"])
+        #expect(fixture.drain(bob).first?.data["version"] == "1")
+        // A fixed file loads and clears the error.
+        fixture.write("counter.lua", Self.counter.replacingOccurrences(of: "VERSION", with: "3"))
+        #expect(fixture.reload().reloaded == ["counter"])
+        #expect(fixture.host.lastFailures["counter"] == nil)
+    }
+
+    @Test func aFailingOnLoadKeepsTheOldVersionWithItsState() async throws {
+        let fixture = PluginFixture(["counter.lua": Self.counter.replacingOccurrences(of: "VERSION", with: "1")])
+        fixture.reload()
+        let alice = try await fixture.connect("alice")
+        let bob = try await fixture.connect("bob")
+        _ = await fixture.send(alice, .message, data: ["message": "x"])
+        fixture.write("counter.lua", "return { name = 'counter', version = '2', on_load = function() error('no') end }")
+        #expect(!fixture.reload().succeeded)
+        _ = await fixture.send(alice, .message, data: ["message": "x"])
+        #expect(fixture.drain(bob).map { $0.data["count"] } == [1, 2])
+    }
+
+    @Test func aDeletedPluginUnloadsWithItsTypesAndTimers() async throws {
+        let fixture = PluginFixture([
+            "ticker.lua": """
+                return { name = "ticker",
+                  on_load = function() hub.every(0.05, function() hub.store.incr("ticks") end) end,
+                  types = { ping = { stored = false } } }
+                """
+        ])
+        fixture.reload()
+        let alice = try await fixture.connect("alice")
+        #expect(await fixture.send(alice, "ping", data: [:]) == nil)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect((fixture.host.store.get("ticker", "ticks")?.intValue ?? 0) > 0)
+        fixture.remove("ticker.lua")
+        #expect(fixture.reload().unloaded == ["ticker"])
+        #expect(fixture.host.timers.count(of: "ticker") == 0)
+        let ticks = fixture.host.store.get("ticker", "ticks")
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(fixture.host.store.get("ticker", "ticks") == ticks)
+        #expect(await fixture.send(alice, "ping", data: [:])?.code == .unknownEventType)
+    }
+
+    @Test func namedTimersKeepTheirBeatAcrossAReload() async throws {
+        let source = """
+            return { name = "beat", version = "V",
+              on_load = function() hub.every(0.1, function() hub.store.incr("V") end, "beat") end }
+            """
+        let fixture = PluginFixture(["beat.lua": source.replacingOccurrences(of: "V", with: "one")])
+        fixture.reload()
+        try await Task.sleep(for: .milliseconds(350))
+        fixture.write("beat.lua", source.replacingOccurrences(of: "V", with: "two"))
+        fixture.reload()
+        #expect(fixture.host.timers.count(of: "beat") == 1)
+        let before = fixture.host.store.get("beat", "one")?.intValue ?? 0
+        try await Task.sleep(for: .milliseconds(350))
+        #expect(fixture.host.store.get("beat", "one")?.intValue == before)
+        #expect((fixture.host.store.get("beat", "two")?.intValue ?? 0) >= 2)
+    }
+
+    @Test func theStoreSurvivesReloads() async throws {
+        let fixture = PluginFixture(["keep.lua": "return { name = 'keep', on_load = function() hub.store.incr('loads') end }"])
+        fixture.reload()
+        fixture.write("keep.lua", "return { name = 'keep', version = '2', on_load = function() hub.store.incr('loads') end }")
+        fixture.reload()
+        #expect(fixture.host.store.get("keep", "loads") == 2)
+    }
+
+    @Test func configIsValidatedAgainstTheSchema() {
+        let plugin = """
+            return { name = "cfg",
+              config = { limit = { type = "integer", min = 1, max = 10, default = 5 },
+                         mode = { type = "string", enum = { "a", "b" } },
+                         key = { type = "string", required = true } } }
+            """
+        func failure(_ settings: JSONObject) -> String? {
+            let fixture = PluginFixture(["cfg.lua": plugin], settings: ["cfg": settings])
+            return fixture.reload().failed.first?.message
+        }
+        #expect(failure(["key": "k"]) == nil)
+        #expect(failure([:]) == "plugin 'cfg': config key 'key' is required")
+        #expect(failure(["key": "k", "limit": 20]) == "plugin 'cfg': config key 'limit' must be at most 10, got 20")
+        #expect(failure(["key": "k", "limit": "x"]) == "plugin 'cfg': config key 'limit' must be an integer, got string")
+        #expect(failure(["key": "k", "mode": "c"]) == #"plugin 'cfg': config key 'mode' must be one of "a", "b", got "c""#)
+        #expect(failure(["key": "k", "limt": 1])?.hasPrefix("plugin 'cfg': config key 'limt' unknown key") == true)
+    }
+
+    @Test func malformedPluginTablesAreRefusedWithAReason() {
+        let cases: [(String, String)] = [
+            ("return 42", "must return the plugin table"),
+            ("return { name = 'Bad Name' }", "name 'Bad Name' must start with a lowercase letter"),
+            ("return { name = 'x', on_publsh = function() end }", "unknown hook 'on_publsh'"),
+            ("return { name = 'x', on_publish = 5 }", "'on_publish' must be a function"),
+            ("return { name = 'x', types = { message = {} } }", "'message' is not a name a plugin may register"),
+            ("error('top level failure')", "top level failure"),
+        ]
+        for (source, expected) in cases {
+            let fixture = PluginFixture(["x.lua": source])
+            let message = fixture.reload().failed.first?.message ?? ""
+            #expect(message.contains(expected), "\(source) -> \(message)")
+        }
+    }
+
+    @Test func callsWaitingOnARetiredVersionRunOnTheNewOne() async throws {
+        let fixture = PluginFixture(["counter.lua": Self.counter.replacingOccurrences(of: "VERSION", with: "1")])
+        fixture.reload()
+        let alice = try await fixture.connect("alice")
+        let bob = try await fixture.connect("bob")
+        let total = 400
+        async let publishing: Void = {
+            for i in 0..<total { _ = await fixture.send(alice, .message, data: ["n": .int(Int64(i))]) }
+        }()
+        for version in 2...6 {
+            try await Task.sleep(for: .milliseconds(5))
+            fixture.write("counter.lua", Self.counter.replacingOccurrences(of: "VERSION", with: "\(version)"))
+            #expect(fixture.reload().succeeded)
+        }
+        await publishing
+        let events = fixture.drain(bob)
+        #expect(events.map { $0.data["n"]?.intValue } == (0..<total).map { Int64($0) })
+        // The count handed over on every reload: every event counted exactly once.
+        #expect(events.map { $0.data["count"]?.intValue } == (1...total).map { Int64($0) })
+    }
+}
