@@ -33,10 +33,11 @@ struct ConfigSchema: Sendable {
             guard types.contains(type) else {
                 throw PluginError.invalid(plugin, "config key '\(name)': unknown type '\(type)' (use \(types.sorted().joined(separator: ", ")))")
             }
-            let field = Field(
+            var field = Field(
                 type: type, defaultValue: spec["default"], required: spec["required"]?.boolValue ?? false,
                 min: spec["min"]?.doubleValue, max: spec["max"]?.doubleValue, allowed: spec["enum"]?.arrayValue,
                 description: spec["description"]?.stringValue, secret: spec["secret"]?.boolValue ?? false)
+            field.defaultValue = field.defaultValue.map { normalized($0, for: field) }
             if let defaultValue = field.defaultValue, let problem = check(defaultValue, against: field) {
                 throw PluginError.invalid(plugin, "config key '\(name)': default \(problem)")
             }
@@ -54,7 +55,7 @@ struct ConfigSchema: Sendable {
             throw PluginError.config(plugin, key, "unknown key\(hint)")
         }
         for (name, field) in fields {
-            if let value = settings[name] {
+            if let value = settings[name].map({ Self.normalized($0, for: field) }) {
                 if let problem = Self.check(value, against: field) { throw PluginError.config(plugin, name, problem) }
                 result[name] = value
             } else if let defaultValue = field.defaultValue {
@@ -64,6 +65,12 @@ struct ConfigSchema: Sendable {
             }
         }
         return result
+    }
+
+    /// An empty Lua table reads as an empty object; for an array field it is an empty array.
+    static func normalized(_ value: JSONValue, for field: Field) -> JSONValue {
+        if field.type == "array", let object = value.objectValue, object.isEmpty { return .array([]) }
+        return value
     }
 
     static func check(_ value: JSONValue, against field: Field) -> String? {
@@ -77,7 +84,8 @@ struct ConfigSchema: Sendable {
         case "object": matches = value.objectValue != nil
         default: matches = true
         }
-        guard matches else { return "must be \(field.type == "integer" ? "an" : "a") \(field.type), got \(value.typeName)" }
+        let article = ["integer", "array", "object", "any"].contains(field.type) ? "an" : "a"
+        guard matches else { return "must be \(article) \(field.type), got \(value.typeName)" }
         if let number = value.doubleValue {
             if let min = field.min, number < min { return "must be at least \(format(min)), got \(format(number))" }
             if let max = field.max, number > max { return "must be at most \(format(max)), got \(format(number))" }

@@ -120,7 +120,7 @@ enum HubModule {
         let store = context.host.store
         return [
             ("store.get", { call throws(LuaCallError) in
-                guard let value = store.get(context.name, try call.string(1)) else { return [.null] }
+                guard let value = store.get(context.name, try call.string(1)) else { return [] }
                 return [.json(value)]
             }),
             ("store.set", { call throws(LuaCallError) in

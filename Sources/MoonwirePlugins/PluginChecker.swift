@@ -17,7 +17,7 @@ public enum PluginChecker {
             if !plugin.schema.fields.isEmpty {
                 lines.append("settings:")
                 for (name, field) in plugin.schema.fields {
-                    let value = plugin.config[name].map { JSONWriter.string($0) } ?? "(unset)"
+                    let value = plugin.publicConfig[name].map { JSONWriter.string($0) } ?? "(unset)"
                     lines.append("  \(name) (\(field.type)\(field.required ? ", required" : "")) = \(value)")
                 }
             }

@@ -54,7 +54,7 @@ import Testing
     @Test func storeFunctions() throws {
         #expect(try evaluate("hub.store.set('a', { x = 1 }) return hub.store.get('a')") == ["x": 1])
         #expect(try evaluate("hub.store.incr('n') hub.store.incr('n', 4) return hub.store.get('n')") == 5)
-        #expect(try evaluate("hub.store.set('a', 1) hub.store.delete('a') return hub.store.get('a') == hub.null") == true)
+        #expect(try evaluate("hub.store.set('a', 1) hub.store.delete('a') return hub.store.get('a') == nil") == true)
         #expect(try evaluate("hub.store.set('b', 1) hub.store.set('a', 1) return hub.store.keys()") == ["a", "b"])
         #expect(try evaluate("hub.store.set('t', 1, 0.001) return hub.store.get('t')") != nil)
     }
