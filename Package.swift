@@ -116,7 +116,9 @@ let package = Package(
             dependencies: [
                 "MoonwireServer",
                 "MoonwireClient",
+                "MoonwirePlugins",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
     ]

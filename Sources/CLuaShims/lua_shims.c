@@ -125,6 +125,13 @@ int mw_pcall(lua_State *L, int nargs, int nresults) {
     int status = lua_pcall(L, nargs, nresults, base);
     limits->enforce--;
     lua_remove(L, base);
+    if (status == LUA_OK && limits->stop_reason != MW_STOP_NONE) {
+        // A limit stopped the call but the script caught it (a coroutine's resume, say) and returned:
+        // the call still failed.
+        lua_settop(L, base - 1);
+        lua_pushstring(L, limits->stop_reason == MW_STOP_MEMORY ? "not enough memory" : "call stopped by a limit");
+        status = limits->stop_reason == MW_STOP_MEMORY ? LUA_ERRMEM : LUA_ERRRUN;
+    }
     if (status == LUA_ERRMEM && limits->stop_reason == MW_STOP_NONE) limits->stop_reason = MW_STOP_MEMORY;
     limits->killed = 0;
     return status;

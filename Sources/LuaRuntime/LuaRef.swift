@@ -7,6 +7,9 @@ public struct LuaRef: Hashable, Sendable {
 
 /// A value handed to Lua as an argument or a host function's result.
 public enum LuaValue: Sendable {
+    /// Lua `nil` (not JSON null).
+    case nilValue
+    /// JSON null: `hub.null`.
     case null
     case bool(Bool)
     case int(Int64)

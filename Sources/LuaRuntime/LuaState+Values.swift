@@ -12,6 +12,7 @@ extension LuaState {
     /// Pushes a value onto the stack.
     func push(_ value: LuaValue) {
         switch value {
+        case .nilValue: lua_pushnil(L)
         case .null: lua_pushlightuserdata(L, Self.nullSentinel)
         case .bool(let b): lua_pushboolean(L, b ? 1 : 0)
         case .int(let i): lua_pushinteger(L, lua_Integer(i))

@@ -250,7 +250,14 @@ public final class LuaState {
           return setmetatable({}, {
             __index = t, __newindex = readonly, __metatable = "read-only",
             __len = function() return #t end,
-            __pairs = function() return next, t, nil end,
+            __pairs = function()
+              local key
+              return function()
+                local value
+                key, value = next(t, key)
+                return key, value
+              end
+            end,
           })
         end
         local function copy(v, depth)

@@ -12,17 +12,17 @@ extension HubModule {
                 do {
                     return [.json(try JSONParser().parse(try call.string(1)))]
                 } catch {
-                    return [.null, .string("invalid JSON: \(error)")]
+                    return [.nilValue, .string("invalid JSON: \(error)")]
                 }
             }),
             ("base64.encode", { call throws(LuaCallError) in [.string(Data(try call.string(1).utf8).base64EncodedString())] }),
             ("base64.decode", { call throws(LuaCallError) in
-                guard let data = Data(base64Encoded: try call.string(1)) else { return [.null, .string("invalid base64")] }
+                guard let data = Data(base64Encoded: try call.string(1)) else { return [.nilValue, .string("invalid base64")] }
                 return [.string(String(decoding: data, as: UTF8.self))]
             }),
             ("base64.url_encode", { call throws(LuaCallError) in [.string(base64URL(Data(try call.string(1).utf8)))] }),
             ("base64.url_decode", { call throws(LuaCallError) in
-                guard let data = dataFromBase64URL(try call.string(1)) else { return [.null, .string("invalid base64url")] }
+                guard let data = dataFromBase64URL(try call.string(1)) else { return [.nilValue, .string("invalid base64url")] }
                 return [.string(String(decoding: data, as: UTF8.self))]
             }),
             ("crypto.sha256", { call throws(LuaCallError) in
@@ -39,7 +39,7 @@ extension HubModule {
                 let leeway = call.isNil(3) ? 0 : try call.number(3)
                 switch JWT.verifyHS256(token, secret: secret, leeway: leeway, now: Timestamp.now().seconds) {
                 case .success(let claims): return [.json(.object(claims))]
-                case .failure(let error): return [.null, .string(error.message)]
+                case .failure(let error): return [.nilValue, .string(error.message)]
                 }
             }),
         ]

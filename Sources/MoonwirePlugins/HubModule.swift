@@ -30,15 +30,8 @@ enum HubModule {
                 guard EventType.isValidName(type) else { throw LuaCallError("hub.publish: invalid event type '\(type)'") }
                 guard let hub = context.host.hub else { throw LuaCallError("hub.publish: the hub is not running") }
                 let event = Event(type: EventType(type), userID: user, roomID: room, data: data)
-                let plugin = context.name
-                let publisher = PublisherInfo(connection: nil, transport: .plugin, userID: user, plugin: plugin)
-                Task {
-                    do {
-                        _ = try await hub.publish(event, from: publisher, requireKnownType: false)
-                    } catch {
-                        hub.logger.warning("plugin publish refused", metadata: ["plugin": "\(plugin)", "room": "\(room)", "error": "\(error)"])
-                    }
-                }
+                let publisher = PublisherInfo(connection: nil, transport: .plugin, userID: user, plugin: context.name)
+                context.publishLater(event, from: publisher, on: hub)
                 return [.bool(true)]
             }),
             ("send", { call throws(LuaCallError) in
@@ -186,7 +179,8 @@ enum HubModule {
             ("every", schedule(repeats: true)),
             ("after", schedule(repeats: false)),
             ("cancel", { call throws(LuaCallError) in
-                [.bool(context.host.timers.cancel(Int(try call.integer(1)), of: context.name))]
+                let id = Int(try call.integer(1))
+                return [.bool(context.cancelPending(id) || context.host.timers.cancel(id, of: context.name))]
             }),
         ]
     }

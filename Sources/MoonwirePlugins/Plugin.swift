@@ -7,6 +7,8 @@ import Synchronization
 public final class Plugin: Sendable {
     public let name: String
     public let version: String
+    /// What the plugin says it does (its table's `description`).
+    public let summary: String?
     /// Higher runs first.
     public let priority: Int
     public let source: PluginSource
@@ -24,11 +26,12 @@ public final class Plugin: Sendable {
     private let retiredFlag = Atomic<Bool>(false)
 
     init(
-        name: String, version: String, priority: Int, source: PluginSource, hooks: Set<PluginHook>, eventTypes: [String: Bool],
+        name: String, version: String, summary: String? = nil, priority: Int, source: PluginSource, hooks: Set<PluginHook>, eventTypes: [String: Bool],
         config: JSONObject, schema: ConfigSchema, statistics: PluginStatistics, context: PluginContext, vm: PluginVM
     ) {
         self.name = name
         self.version = version
+        self.summary = summary
         self.priority = priority
         self.source = source
         self.loadedAt = .now()
@@ -40,6 +43,9 @@ public final class Plugin: Sendable {
         self.context = context
         self.vm = LockedVM(vm)
     }
+
+    /// The settings schema as JSON (type, default, required, description per key).
+    public var settingsSchema: JSONValue { schema.json }
 
     /// The settings as the API shows them: secret ones masked.
     public var publicConfig: JSONObject { schema.masked(config) }
@@ -81,7 +87,7 @@ public final class Plugin: Sendable {
             statistics.record(hook, nanoseconds: MonotonicClock.nanoseconds() - start, error: nil)
         case .failed(let error):
             statistics.record(hook, nanoseconds: MonotonicClock.nanoseconds() - start, error: error.isLimit ? .limit : .script)
-            context.host.logger.error(
+            context.hostIfAlive?.logger.error(
                 "plugin hook failed",
                 metadata: [
                     "plugin": "\(name)", "version": "\(version)", "hook": "\(hook.rawValue)", "error": "\(error.detailed)",

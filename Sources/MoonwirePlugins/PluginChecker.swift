@@ -9,6 +9,7 @@ public enum PluginChecker {
             let plugin = try PluginLoader(host: host, options: host.options).load(source, statistics: host.statistics(for:))
             var lines = [
                 "\(plugin.name) \(plugin.version) (priority \(plugin.priority)) — \(source.path) ok",
+                plugin.summary ?? "(no description)",
                 "hooks: " + (plugin.hooks.isEmpty ? "none" : plugin.hooks.map(\.rawValue).sorted().joined(separator: ", ")),
             ]
             if !plugin.eventTypes.isEmpty {
@@ -18,7 +19,8 @@ public enum PluginChecker {
                 lines.append("settings:")
                 for (name, field) in plugin.schema.fields {
                     let value = plugin.publicConfig[name].map { JSONWriter.string($0) } ?? "(unset)"
-                    lines.append("  \(name) (\(field.type)\(field.required ? ", required" : "")) = \(value)")
+                    let about = field.description.map { " — \($0)" } ?? ""
+                    lines.append("  \(name) (\(field.type)\(field.required ? ", required" : "")) = \(value)\(about)")
                 }
             }
             _ = plugin.retire { _ in true }

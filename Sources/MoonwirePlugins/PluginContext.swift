@@ -5,19 +5,24 @@ import Synchronization
 /// What one plugin version's `hub` functions act on: the host, the plugin's name, and (once loaded) the
 /// plugin itself. Timers asked for before the version is active wait here until it is.
 final class PluginContext: Sendable {
-    unowned let host: PluginHost
+    private let hostReference: WeakHost
+
+    /// The host; it outlives every plugin call, but timers may fire after it is gone (then nothing runs).
+    var host: PluginHost { hostReference.host! }
+    var hostIfAlive: PluginHost? { hostReference.host }
     private let state = Mutex<State>(State())
 
     struct State {
         var name: String
         var plugin: Plugin?
         var pendingTimers: [PluginTimers.Request] = []
+        var publishes: AsyncStream<(Event, PublisherInfo)>.Continuation?
         var active = false
         init(name: String = "") { self.name = name }
     }
 
     init(host: PluginHost, name: String) {
-        self.host = host
+        self.hostReference = WeakHost(host: host)
         state.withLock { $0.name = name }
     }
 
@@ -38,8 +43,17 @@ final class PluginContext: Sendable {
             if !state.active { state.pendingTimers.append(request) }
             return (state.active, state.plugin)
         }
-        if active, let plugin { host.timers.start(request, for: plugin) }
+        if active, let plugin { hostIfAlive?.timers.start(request, for: plugin) }
         return request.id
+    }
+
+    /// Drops a timer asked for while loading, before it started; returns whether it was there.
+    func cancelPending(_ id: Int) -> Bool {
+        state.withLock { state in
+            guard let index = state.pendingTimers.firstIndex(where: { $0.id == id }) else { return false }
+            state.pendingTimers.remove(at: index)
+            return true
+        }
     }
 
     /// Marks the version active and starts the timers it asked for while loading.
@@ -49,7 +63,42 @@ final class PluginContext: Sendable {
             defer { state.pendingTimers = [] }
             return (state.pendingTimers, state.plugin)
         }
-        guard let plugin else { return }
+        guard let plugin, let host = hostIfAlive else { return }
         for request in pending { host.timers.start(request, for: plugin) }
+    }
+}
+
+final class WeakHost: Sendable {
+    weak let host: PluginHost?
+    init(host: PluginHost) { self.host = host }
+}
+
+extension PluginContext {
+    /// Publishes after the current call, in the order the plugin asked (one queue per plugin version).
+    func publishLater(_ event: Event, from publisher: PublisherInfo, on hub: Hub) {
+        let continuation = state.withLock { state -> AsyncStream<(Event, PublisherInfo)>.Continuation in
+            if let existing = state.publishes { return existing }
+            let (stream, continuation) = AsyncStream<(Event, PublisherInfo)>.makeStream()
+            state.publishes = continuation
+            Task { [weak hub] in
+                for await (event, publisher) in stream {
+                    guard let hub else { return }
+                    do {
+                        _ = try await hub.publish(event, from: publisher, requireKnownType: false)
+                    } catch {
+                        hub.logger.warning(
+                            "plugin publish refused",
+                            metadata: ["plugin": "\(publisher.plugin ?? "")", "room": "\(event.roomID ?? "")", "error": "\(error)"])
+                    }
+                }
+            }
+            return continuation
+        }
+        continuation.yield((event, publisher))
+    }
+
+    /// Ends the publish queue once what is in it has gone out.
+    func finishPublishing() {
+        state.withLock { $0.publishes?.finish() }
     }
 }

@@ -20,6 +20,21 @@ extension PluginHost {
         return .done([])
     }
 
+    /// Calls a custom type's `validate` or `handle` on its owner, or on whichever version owns the type
+    /// now if the owner was replaced while the call waited.
+    func callType(
+        _ type: String, on owner: Plugin, function: (PluginVM) -> LuaRef?, _ arguments: (inout PluginVM) -> [LuaValue]
+    ) -> Plugin.Outcome {
+        var target = owner
+        for _ in 0..<3 {
+            let outcome = target.call(.eventType, function: function, results: 3, arguments)
+            guard case .retired = outcome else { return outcome }
+            guard let replacement = pluginSet.typeOwners[type], replacement !== target else { return .done([]) }
+            target = replacement
+        }
+        return .done([])
+    }
+
     public func authenticate(_ request: ConnectRequest) -> AuthDecision {
         let table = JSONValue.object(request.pluginTable)
         for plugin in pluginSet.with(.onConnect) {
@@ -34,9 +49,8 @@ extension PluginHost {
                 case .none:
                     continue
                 case .bool(true):
-                    guard let claimed = request.claimedUserID, Identity.validateClaimedUserID(claimed) == nil else {
-                        return .deny(code: "auth_failed", reason: "user_id required")
-                    }
+                    guard let claimed = request.claimedUserID else { return .deny(code: "auth_required", reason: "user_id required") }
+                    if let error = Identity.validateClaimedUserID(claimed) { return .deny(code: "auth_failed", reason: error.message) }
                     return .allow(Identity(userID: claimed, metadata: request.metadata))
                 case .bool(false):
                     return .deny(code: results.string(at: 2) ?? "forbidden", reason: results.string(at: 1) ?? "connection refused")
@@ -93,7 +107,7 @@ extension PluginHost {
             let outcome: Plugin.Outcome
             if hook == .eventType {
                 let type = event.type.rawValue
-                outcome = plugin.call(.eventType, function: { $0.types[type]?.handle }, results: 3) { _ in [.json(ctx), .json(table)] }
+                outcome = callType(type, on: plugin, function: { $0.types[type]?.handle }) { _ in [.json(ctx), .json(table)] }
             } else {
                 outcome = call(plugin, .onPublish, results: 3) { _ in [.json(ctx), .json(table)] }
             }
@@ -172,8 +186,9 @@ extension PluginHost {
     public func eventType(_ type: EventType) -> CustomEventType? {
         guard let owner = pluginSet.typeOwners[type.rawValue], let stored = owner.eventTypes[type.rawValue] else { return nil }
         let name = type.rawValue
-        return CustomEventType(name: type, stored: stored) { data in
-            switch owner.call(.eventType, function: { $0.types[name]?.validate }, results: 2, { _ in [.json(data)] }) {
+        return CustomEventType(name: type, stored: stored) { [weak self] data in
+            guard let self else { return nil }
+            switch self.callType(name, on: owner, function: { $0.types[name]?.validate }, { _ in [.json(data)] }) {
             case .retired, .done([]): return nil
             case .failed: return "validation failed"
             case .done(let results):

@@ -26,6 +26,7 @@ extension PluginHost {
                 report.failed.append((path, message))
             }
             let loader = PluginLoader(host: self, options: options)
+            let scannedPaths = Set(scan.sources.map(\.path))
             var seenPaths = Set<String>()
             for source in scan.sources {
                 seenPaths.insert(source.path)
@@ -43,7 +44,11 @@ extension PluginHost {
                     report.failed.append((key, error.description))
                     continue
                 }
-                if let clash = pluginSet.byName[plugin.name], clash.source.path != source.path {
+                var replaced = existing
+                if let clash = pluginSet.byName[plugin.name], clash.source.path != source.path, !scannedPaths.contains(clash.source.path) {
+                    // The plugin's file was renamed (or moved into a folder): the new file replaces it.
+                    replaced = clash
+                } else if let clash = pluginSet.byName[plugin.name], clash.source.path != source.path {
                     let message = "plugin '\(plugin.name)' in \(source.path) has the same name as the one in \(clash.source.path)"
                     recordFailure(plugin.name, path: source.path, message: message)
                     report.failed.append((plugin.name, message))
@@ -51,12 +56,12 @@ extension PluginHost {
                     continue
                 }
                 do throws(PluginError) {
-                    try activate(plugin, replacing: existing)
+                    try activate(plugin, replacing: replaced)
                     clearFailure(plugin.name)
                     clearFailure(source.fileName)
-                    if existing != nil { report.reloaded.append(plugin.name) } else { report.loaded.append(plugin.name) }
+                    if replaced != nil { report.reloaded.append(plugin.name) } else { report.loaded.append(plugin.name) }
                     logger.info(
-                        existing == nil ? "plugin loaded" : "plugin reloaded",
+                        replaced == nil ? "plugin loaded" : "plugin reloaded",
                         metadata: ["plugin": "\(plugin.name)", "version": "\(plugin.version)", "trigger": "\(trigger)"])
                 } catch {
                     recordFailure(plugin.name, path: source.path, message: error.description)
@@ -69,6 +74,7 @@ extension PluginHost {
                 report.unloaded.append(plugin.name)
                 logger.info("plugin unloaded", metadata: ["plugin": "\(plugin.name)", "trigger": "\(trigger)"])
             }
+            forgetFailures(keeping: Set(pluginSet.plugins.map(\.name)), paths: scannedPaths.union(scan.errors.map(\.path)))
             return report
         }
     }
@@ -80,7 +86,7 @@ extension PluginHost {
         var failure: PluginError?
         if let old {
             _ = old.retire { vm in
-                var saved = JSONValue.null
+                var saved: JSONValue?
                 if let unload = vm.hooks[.onUnload] {
                     switch vm.state.call(unload, [], results: 1) {
                     case .success(let results):
@@ -93,7 +99,7 @@ extension PluginHost {
                 if let error = runOnLoad(new, saved: saved) {
                     failure = error
                     if let load = vm.hooks[.onLoad] {
-                        _ = vm.state.call(load, [.json(.object(old.config)), .json(saved)], results: 0)
+                        _ = vm.state.call(load, [.json(.object(old.config)), saved.map { .json($0) } ?? .nilValue], results: 0)
                     }
                     return false
                 }
@@ -102,16 +108,17 @@ extension PluginHost {
             }
             if let failure { throw failure }
             timers.cancelAll(of: old)
+            old.context.finishPublishing()
         } else {
-            if let error = runOnLoad(new, saved: takeSavedState(new.name) ?? .null) { throw error }
+            if let error = runOnLoad(new, saved: takeSavedState(new.name)) { throw error }
             swapSet { PluginSet($0.plugins + [new]) }
         }
         new.context.activate()
     }
 
-    private func runOnLoad(_ plugin: Plugin, saved: JSONValue) -> PluginError? {
+    private func runOnLoad(_ plugin: Plugin, saved: JSONValue?) -> PluginError? {
         guard plugin.hooks.contains(.onLoad) else { return nil }
-        switch plugin.call(.onLoad, results: 0, { _ in [.json(.object(plugin.config)), .json(saved)] }) {
+        switch plugin.call(.onLoad, results: 0, { _ in [.json(.object(plugin.config)), saved.map { .json($0) } ?? .nilValue] }) {
         case .failed(let error): return .onLoad(plugin.name, error.detailed)
         case .done, .retired: return nil
         }
@@ -130,11 +137,13 @@ extension PluginHost {
         }
         timers.cancelAll(of: plugin)
         timers.forget(plugin: plugin.name)
+        plugin.context.finishPublishing()
     }
 
     /// Drops a version that never became active.
     private func discard(_ plugin: Plugin) {
         _ = plugin.retire { _ in true }
         timers.cancelAll(of: plugin)
+        plugin.context.finishPublishing()
     }
 }

@@ -36,6 +36,16 @@ public final class PluginHost: HubHooks {
         self.logger = logger
     }
 
+    /// Stops the plugins' timers (called when the hub shuts down; hooks keep answering until then).
+    public func stop() {
+        timers.stopAll()
+        for plugin in plugins { plugin.context.finishPublishing() }
+    }
+
+    deinit {
+        timers.stopAll()
+    }
+
     /// Connects the host to its hub (which holds the host as its hooks).
     public func attach(_ hub: Hub) {
         hubReference.withLock { $0.hub = hub }
@@ -66,6 +76,13 @@ public final class PluginHost: HubHooks {
     func recordFailure(_ key: String, path: String, message: String) {
         failures.withLock { $0[key] = PluginFailure(path: path, message: message, at: .now()) }
         logger.error("plugin failed to load; the previous version (if any) keeps running", metadata: ["plugin": "\(key)", "path": "\(path)", "error": "\(message)"])
+    }
+
+    /// Drops errors of files that are gone and of plugins no longer loaded from an existing file.
+    func forgetFailures(keeping names: Set<String>, paths: Set<String>) {
+        failures.withLock { failures in
+            failures = failures.filter { key, failure in paths.contains(failure.path) || names.contains(key) }
+        }
     }
 
     func clearFailure(_ key: String) {

@@ -54,6 +54,12 @@ struct PluginLoader {
         case .value(let number) where number.doubleValue != nil: version = JSONWriter.string(number)
         default: throw .invalid(name, "'version' must be a string")
         }
+        let summary: String?
+        switch state.field(table, "description") {
+        case .none: summary = nil
+        case .value(.string(let value)): summary = value
+        default: throw .invalid(name, "'description' must be a string")
+        }
         let priority: Int
         switch state.field(table, "priority") {
         case .none: priority = 0
@@ -115,7 +121,7 @@ struct PluginLoader {
 
         let vm = PluginVM(state: state, table: table, hooks: hooks, types: types, deliverCache: nil)
         let plugin = Plugin(
-            name: name, version: version, priority: priority, source: source, hooks: Set(hooks.keys), eventTypes: stored,
+            name: name, version: version, summary: summary, priority: priority, source: source, hooks: Set(hooks.keys), eventTypes: stored,
             config: config, schema: schema, statistics: statistics(name), context: context, vm: vm)
         context.attach(plugin)
         return plugin

@@ -1,7 +1,8 @@
 import Crypto
 import Foundation
 
-/// A plugin's source as found in the plugins directory: `name.lua`, or `name/init.lua` with its modules.
+/// A plugin's source as found in the plugins directory: `name.lua`, or `name/init.lua` (only `init.lua`
+/// is read: plugins have no `require`).
 public struct PluginSource: Sendable, Equatable {
     /// The name taken from the file or folder (the plugin table's `name` overrides it).
     public var fileName: String

@@ -21,6 +21,7 @@ final class PluginTimers: Sendable {
     }
 
     private let nextID = Atomic<Int>(1)
+    private let stopped = Atomic<Bool>(false)
     private let running = Mutex<[Int: Running]>([:])
     /// Next fire time (monotonic ns) of named timers, by "plugin/name", kept across versions.
     private let schedules = Mutex<[String: UInt64]>([:])
@@ -29,6 +30,7 @@ final class PluginTimers: Sendable {
 
     /// Starts a timer for an active plugin version.
     func start(_ request: Request, for plugin: Plugin) {
+        guard !stopped.load(ordering: .acquiring) else { return }
         let key = request.name.map { "\(plugin.name)/\($0)" }
         let now = MonotonicClock.nanoseconds()
         var firstFire = now + request.interval.nanoseconds
@@ -41,7 +43,7 @@ final class PluginTimers: Sendable {
             while !Task.isCancelled {
                 let wait = next > MonotonicClock.nanoseconds() ? next - MonotonicClock.nanoseconds() : 0
                 do { try await Task.sleep(for: .nanoseconds(Int64(wait))) } catch { return }
-                if plugin.isRetired { return }
+                if plugin.isRetired || self?.stopped.load(ordering: .acquiring) != false { return }
                 next = max(next + request.interval.nanoseconds, MonotonicClock.nanoseconds())
                 if let key, request.repeats { self?.schedules.withLock { $0[key] = next } }
                 let outcome = plugin.call(.timer, function: { _ in request.function }, results: 0) { _ in [] }
@@ -76,6 +78,16 @@ final class PluginTimers: Sendable {
             let mine = running.filter { $0.value.plugin === plugin }
             for id in mine.keys { running.removeValue(forKey: id) }
             return Array(mine.values)
+        }
+        for timer in timers { timer.task.cancel() }
+    }
+
+    /// Stops every timer for good (the hub is shutting down).
+    func stopAll() {
+        stopped.store(true, ordering: .releasing)
+        let timers = running.withLock { running -> [Running] in
+            defer { running.removeAll() }
+            return Array(running.values)
         }
         for timer in timers { timer.task.cancel() }
     }

@@ -34,6 +34,7 @@ public struct PluginWatcher: Service {
                 }
             }
             try? await gracefulShutdown()
+            host.stop()
             group.cancelAll()
         }
     }

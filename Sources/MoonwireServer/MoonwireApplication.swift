@@ -43,6 +43,7 @@ public struct MoonwireApplication: Sendable {
                     limits: LuaLimitsBuilder.limits(configuration),
                     passOnPublishError: configuration.pluginPublishErrorPolicy == "pass",
                     watch: configuration.pluginWatch,
+                    watchInterval: configuration.pluginWatchInterval,
                     settings: configuration.pluginSettings),
                 metricsFactory: factory, logger: pluginLogger)
         }

@@ -9,7 +9,7 @@ extension Hub {
         case .deny(let code, let reason):
             logger.info(
                 "connection denied", metadata: ["transport": "\(request.transport.rawValue)", "code": "\(code)", "reason": "\(reason)"])
-            return .failure(HubError(.authFailed, reason))
+            return .failure(HubError(HubError.Code(rawValue: code) ?? .authFailed, reason))
         case .noOpinion:
             guard let claimed = request.claimedUserID else {
                 return .failure(HubError(.authRequired, "user_id required"))

@@ -66,6 +66,7 @@ extension Hub {
         let connection = request.connection
         connection.activePolls.add(1, ordering: .relaxed)
         defer {
+            connection.markPolled(request.rooms)
             connection.activePolls.subtract(1, ordering: .relaxed)
             connection.markSeen()
         }

@@ -70,6 +70,10 @@ extension Hub {
             statistics.dropped("plugin_reject")
             throw HubError(code.flatMap(HubError.Code.init(rawValue:)) ?? .rejected, reason)
         }
+        let finalSize = event.jsonBytes.count
+        if finalSize > configuration.maxEventBytes {
+            throw HubError(.payloadTooLarge, "event of \(finalSize) bytes (after plugins) is over the limit of \(configuration.maxEventBytes) bytes")
+        }
         if publisher.connection == nil {
             _ = try room(roomID, create: true)
         }

@@ -40,6 +40,8 @@ struct PluginEndpoints: Sendable {
                 "name": .string(plugin.name),
                 "version": .string(plugin.version),
                 "priority": .int(Int64(plugin.priority)),
+                "description": plugin.summary.map { .string($0) } ?? .null,
+                "settings_schema": plugin.settingsSchema,
                 "path": .string(plugin.source.path),
                 "source_sha256": .string(plugin.source.hash),
                 "loaded_at": .double(plugin.loadedAt.seconds),

@@ -138,5 +138,6 @@ extension ConfigurationKey {
         ConfigurationKey(
             section: "plugins", name: "watch", help: "Reload plugins when their files change (SIGHUP and the API always can).",
             kind: .boolean, apply: { $0.pluginWatch = $1.bool }, current: { $0.pluginWatch ? "true" : "false" }),
+        .seconds("plugins", "watch_interval", 0.05...3600, "Seconds between two checks of the plugins directory.", \.pluginWatchInterval),
     ]
 }

@@ -35,6 +35,8 @@ public struct ServerConfiguration: Sendable {
     public var pluginPublishErrorPolicy = "reject"
     /// Reload plugins when their files change.
     public var pluginWatch = true
+    /// How often the plugins directory is checked for changes.
+    public var pluginWatchInterval: Duration = .seconds(1)
     /// Directory served under `/examples` (the example pages), if it exists.
     public var examplesDirectory = "examples"
     /// Each plugin's settings, from the `[plugins.NAME]` tables of the configuration file.

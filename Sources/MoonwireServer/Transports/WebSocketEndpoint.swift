@@ -24,16 +24,14 @@ struct WebSocketEndpoint: Sendable {
     func register(webSocketRouter: Router<MoonwireRequestContext>, httpRouter: Router<MoonwireRequestContext>) {
         webSocketRouter.ws("/ws") { inbound, outbound, context in
             let request = context.request
+            var refusal: (HubError, DisconnectReason)?
             if let origin = cors.firstRefused(request.headers[values: .origin], host: request.head.authority) {
                 let error = HubError(.originNotAllowed, "origin '\(origin)' is not in server.allowed_origins")
-                await refuse(outbound, error, DisconnectReason(code: "origin_not_allowed", message: error.message, closeCode: 1008))
-                return
+                refusal = (error, DisconnectReason(code: "origin_not_allowed", message: error.message, closeCode: 1008))
+            } else if hub.isShuttingDown {
+                refusal = (HubError(.shuttingDown, "server shutting down"), .shutdown)
             }
-            if hub.isShuttingDown {
-                await refuse(outbound, HubError(.shuttingDown, "server shutting down"), .shutdown)
-                return
-            }
-            await handle(inbound: inbound, outbound: outbound, context: context)
+            await handle(inbound: inbound, outbound: outbound, context: context, refusal: refusal)
         }
         httpRouter.get("/ws") { _, _ -> Response in
             if hub.isShuttingDown {
@@ -46,9 +44,11 @@ struct WebSocketEndpoint: Sendable {
         }
     }
 
+    /// Runs one connection. A `refusal` is answered once the client's first frame (or the auth timeout)
+    /// arrives, so the client is listening when the reason comes.
     private func handle(
         inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter,
-        context: WebSocketRouterContext<MoonwireRequestContext>
+        context: WebSocketRouterContext<MoonwireRequestContext>, refusal: (HubError, DisconnectReason)?
     ) async {
         let request = context.request
         let remoteAddress = context.requestContext.remoteAddress
@@ -73,6 +73,10 @@ struct WebSocketEndpoint: Sendable {
             let firstMessage
         else { return }
         timer.cancel()
+        if let (error, reason) = refusal {
+            await refuse(outbound, error, reason)
+            return
+        }
 
         let frame: AuthFrame
         switch AuthFrame.parse(Array(buffer(of: firstMessage).readableBytesView), parser: JSONParser()) {
