@@ -4,7 +4,7 @@
 SWIFT ?= swift
 ARGS ?=
 
-.PHONY: run test build release deps test-deps test-swift test-seed clean
+.PHONY: run test build release deps test-deps test-swift test-seed test-cli clean
 
 deps:
 	@scripts/install-deps.sh
@@ -23,7 +23,7 @@ run: build
 
 test: test-deps
 	$(SWIFT) build --build-tests
-	$(MAKE) test-swift test-seed
+	$(MAKE) test-swift test-seed test-cli
 
 test-swift:
 	$(SWIFT) test --skip-build
@@ -31,6 +31,10 @@ test-swift:
 # The seed document's own Python clients, unchanged, against a live hub.
 test-seed:
 	python3 tests/seed/run_seed_clients.py --binary .build/debug/moonwire
+
+# The command itself: plugins check, invalid configurations, SIGHUP and API reloads, SIGTERM.
+test-cli:
+	python3 tests/cli/run_cli_checks.py --binary .build/debug/moonwire
 
 clean:
 	rm -rf .build

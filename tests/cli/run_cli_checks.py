@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""Checks of the `moonwire` command itself, against the built binary:
+
+- `moonwire plugins check` accepts a good plugin and refuses a broken one with the file and line (exit 1);
+- `moonwire serve` refuses an invalid configuration (exit 2, naming the key) and a plugin with bad settings;
+- SIGHUP makes a running hub reload its plugins; `moonwire plugins reload` does too;
+- SIGTERM stops the hub with exit status 0.
+
+Loopback only, bounded in time; exits non-zero on any failure.
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+FAILURES = []
+
+
+def check(condition, what):
+    print(("PASS " if condition else "FAIL ") + what)
+    if not condition:
+        FAILURES.append(what)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get_json(url, timeout=5):
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return json.loads(response.read())
+
+
+def wait_for(condition, timeout=10.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if condition():
+                return True
+        except Exception:
+            pass
+        time.sleep(0.05)
+    return False
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--binary", required=True)
+    args = parser.parse_args()
+    binary = os.path.abspath(args.binary)
+    work = tempfile.mkdtemp(prefix="moonwire-cli-")
+    os.environ.pop("MOONWIRE_SERVER_PORT", None)
+    try:
+        plugins = os.path.join(work, "plugins")
+        os.mkdir(plugins)
+        good = os.path.join(plugins, "greeter.lua")
+        with open(good, "w") as f:
+            f.write('return { name = "greeter", version = "1", description = "says hi",\n'
+                    '  config = { greeting = { type = "string", default = "hi" } },\n'
+                    '  on_publish = function(ctx, event) event.data.greeting = hub.config.greeting return event end }\n')
+        broken = os.path.join(work, "broken.lua")
+        with open(broken, "w") as f:
+            f.write('return {\n  name = "broken",\n  on_publish = function( end\n}\n')
+
+        ok = subprocess.run([binary, "plugins", "check", good], capture_output=True, text=True, timeout=30)
+        check(ok.returncode == 0 and "greeter 1" in ok.stdout and "on_publish" in ok.stdout,
+              "plugins check accepts a good plugin and lists its hooks")
+        bad = subprocess.run([binary, "plugins", "check", broken], capture_output=True, text=True, timeout=30)
+        check(bad.returncode == 1 and "broken.lua:3:" in bad.stderr, "plugins check refuses a broken plugin with file and line")
+
+        config = os.path.join(work, "bad.toml")
+        with open(config, "w") as f:
+            f.write("[server]\nprot = 1\n")
+        invalid = subprocess.run([binary, "serve", "--config", config], capture_output=True, text=True, timeout=30, cwd=work)
+        check(invalid.returncode == 2 and "server.prot" in invalid.stderr, "serve refuses an invalid configuration with exit 2")
+
+        settings = os.path.join(work, "settings.toml")
+        with open(settings, "w") as f:
+            f.write("[plugins.greeter]\ngreeting = 42\n")
+        wrong = subprocess.run([binary, "serve", "--config", settings, "--port", str(free_port())],
+                               capture_output=True, text=True, timeout=30, cwd=work)
+        check(wrong.returncode == 2 and "config key 'greeting' must be a string" in wrong.stderr,
+              "serve refuses a plugin with bad settings, naming plugin and key")
+
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        hub = subprocess.Popen([binary, "serve", "--port", str(port), "--set", "plugins.watch=false"], cwd=work,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            check(wait_for(lambda: get_json(base + "/health")["status"] == "ok"), "serve starts with the plugins directory")
+            listing = get_json(base + "/api/plugins")
+            check([p["name"] for p in listing["plugins"]] == ["greeter"] and listing["plugins"][0]["version"] == "1",
+                  "GET /api/plugins lists the loaded plugin")
+            with open(good, "w") as f:
+                f.write('return { name = "greeter", version = "2", on_publish = function(ctx, event) return event end }\n')
+            hub.send_signal(signal.SIGHUP)
+            check(wait_for(lambda: get_json(base + "/api/plugins")["plugins"][0]["version"] == "2"),
+                  "SIGHUP reloads the plugins")
+            with open(good, "w") as f:
+                f.write('return { name = "greeter", version = "3" }\n')
+            reload = subprocess.run([binary, "plugins", "reload", "--url", base], capture_output=True, text=True, timeout=30)
+            check(reload.returncode == 0 and '"reloaded":["greeter"]' in reload.stdout.replace(" ", ""),
+                  "moonwire plugins reload reloads a running hub")
+            check(get_json(base + "/api/plugins")["plugins"][0]["version"] == "3", "the reloaded version is in force")
+            hub.send_signal(signal.SIGTERM)
+            code = hub.wait(timeout=15)
+            check(code == 0, f"SIGTERM stops the hub with status 0 (got {code})")
+        finally:
+            if hub.poll() is None:
+                hub.kill()
+                hub.wait()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"cli checks: {'all passed' if not FAILURES else str(len(FAILURES)) + ' failed'}")
+    return 1 if FAILURES else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
