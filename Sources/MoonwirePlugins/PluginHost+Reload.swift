@@ -75,6 +75,12 @@ extension PluginHost {
                 logger.info("plugin unloaded", metadata: ["plugin": "\(plugin.name)", "trigger": "\(trigger)"])
             }
             forgetFailures(keeping: Set(pluginSet.plugins.map(\.name)), paths: scannedPaths.union(scan.errors.map(\.path)))
+            let known = Set(pluginSet.plugins.map(\.name)).union(report.failed.map(\.plugin)).union(scan.sources.map(\.fileName))
+            for name in options.settings.keys.sorted() where !known.contains(name) {
+                let message = "the configuration has settings for plugin '\(name)' ([plugins.\(name)]), but \(options.directory)/ has no such plugin"
+                recordFailure(name, path: options.directory, message: message)
+                report.failed.append((name, message))
+            }
             return report
         }
     }

@@ -2,7 +2,8 @@ import Logging
 import ServiceLifecycle
 import UnixSignals
 
-/// Reloads the plugins when their directory changes (checked every `options.watchInterval`) and on SIGHUP.
+/// Reloads the plugins when their directory changes (checked every `options.watchInterval`, when
+/// `options.watch` is on) and on SIGHUP; also drops expired `hub.store` keys.
 public struct PluginWatcher: Service {
     let host: PluginHost
 
@@ -19,18 +20,18 @@ public struct PluginWatcher: Service {
                     host.reload(trigger: "SIGHUP")
                 }
             }
-            if host.options.watch {
-                group.addTask {
-                    var last = fingerprint()
-                    while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                        do { try await Task.sleep(for: host.options.watchInterval) } catch { break }
+            group.addTask {
+                var last = host.options.watch ? fingerprint() : [:]
+                while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                    do { try await Task.sleep(for: host.options.watchInterval) } catch { break }
+                    if host.options.watch {
                         let now = fingerprint()
                         if now != last {
                             last = now
                             host.reload(trigger: "file change")
                         }
-                        host.store.purgeExpired()
                     }
+                    host.store.purgeExpired()
                 }
             }
             try? await gracefulShutdown()

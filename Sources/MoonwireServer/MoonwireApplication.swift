@@ -118,6 +118,11 @@ public struct MoonwireApplication: Sendable {
 
     /// Runs until SIGTERM or SIGINT, then shuts down gracefully.
     public func run() async throws {
+        let loopback = ["127.0.0.1", "localhost", "::1"].contains(configuration.host)
+        if configuration.apiKey == nil && !loopback {
+            logger.warning(
+                "no server.api_key: /api/*, /trigger and /message are open to anyone who reaches \(configuration.host):\(configuration.port)")
+        }
         let group = ServiceGroup(
             configuration: .init(
                 services: services().map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },

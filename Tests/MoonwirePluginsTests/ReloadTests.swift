@@ -163,3 +163,13 @@ import Testing
         #expect(events.map { $0.data["count"]?.intValue } == (1...total).map { Int64($0) })
     }
 }
+
+@Suite struct UnknownSettingsTests {
+    @Test func settingsForAPluginThatDoesNotExistAreAnError() {
+        let fixture = PluginFixture(["real.lua": "return { name = 'real' }"], settings: ["reel": ["x": 1]])
+        let report = fixture.reload()
+        #expect(report.loaded == ["real"])
+        #expect(report.failed.map(\.plugin) == ["reel"])
+        #expect(report.failed.first?.message.contains("settings for plugin 'reel'") == true)
+    }
+}

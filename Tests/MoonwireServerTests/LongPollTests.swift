@@ -274,3 +274,27 @@ private func pollBody(_ live: LiveHub, _ query: String) async throws -> JSONValu
 private func contents(_ body: JSONValue) -> [String] {
     body["messages"]?.arrayValue?.compactMap { $0["content"]?.stringValue } ?? []
 }
+
+@Suite(.timeLimit(.minutes(1))) struct LongPollSessionRoomTests {
+    @Test func aSessionThatKeepsPollingOtherRoomsLeavesTheOneItStoppedPolling() async throws {
+        try await withLiveHub({ $0.hub.pollSessionTimeout = .seconds(1) }) { live in
+            let watcher = try await live.connect("watcher")
+            let first = try await live.http.request("GET", "/poll?client_id=c1&user_id=poller&rooms=general&timeout=0")
+            #expect(first.status == 200)
+            _ = try await watcher.next(type: "user_joined") { $0["user_id"]?.stringValue == "poller" }
+            // From now on the client polls only `news`, back to back.
+            let polling = Task {
+                while !Task.isCancelled {
+                    _ = try? await live.http.request("GET", "/poll?client_id=c1&user_id=poller&rooms=news&timeout=0.5")
+                }
+            }
+            defer { polling.cancel() }
+            let left = try await watcher.next(type: "user_left", timeout: .seconds(6)) { $0["user_id"]?.stringValue == "poller" }
+            #expect(left["room_id"]?.stringValue == "general")
+            let presence = try await live.http.request("GET", "/api/rooms/news/presence")
+            #expect(presence.body?["users"]?.arrayValue?.contains { $0["user_id"]?.stringValue == "poller" } == true)
+            polling.cancel()
+            await watcher.close()
+        }
+    }
+}

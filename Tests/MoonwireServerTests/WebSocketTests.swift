@@ -218,3 +218,16 @@ import Testing
         }
     }
 }
+
+@Suite(.timeLimit(.minutes(1))) struct RefusedUpgradeTests {
+    @Test func aRefusedOriginThatSendsNothingStillLearnsWhy() async throws {
+        try await withLiveHub({ $0.authTimeout = .milliseconds(300) }) { live in
+            let session = try await WebSocketSession.connect(url: live.webSocketURL, headers: [("Origin", "https://evil.example")])
+            let probe = WebSocketProbe(session)
+            let error = try await probe.next(type: "error")
+            #expect(error["data"]?["code"] == "origin_not_allowed")
+            await session.waitUntilClosed()
+            #expect(session.closeCode?.code == 1008)
+        }
+    }
+}

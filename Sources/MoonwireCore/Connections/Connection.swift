@@ -22,19 +22,24 @@ public final class Connection: Sendable {
     private let lastWrite: Atomic<UInt64>
     /// Long-poll requests in progress on this session.
     let activePolls = Atomic<Int>(0)
-    /// When a long-poll session last polled each room (monotonic ns).
-    private let polledRooms = Mutex<[String: UInt64]>([:])
+    /// When a long-poll session last polled each room (monotonic ns), and how many polls of it are open.
+    private let polledRooms = Mutex<[String: (last: UInt64, open: Int)]>([:])
 
-    /// Records that the session polled `rooms` now.
-    func markPolled(_ rooms: [String]) {
+    /// Records that a poll of `rooms` starts (`delta` 1) or ends (`delta` -1) now.
+    func markPolled(_ rooms: [String], delta: Int) {
         let now = MonotonicClock.nanoseconds()
-        polledRooms.withLock { for room in rooms { $0[room] = now } }
+        polledRooms.withLock { polled in
+            for room in rooms {
+                let open = max(0, (polled[room]?.open ?? 0) + delta)
+                polled[room] = (now, open)
+            }
+        }
     }
 
-    /// Rooms the session has not polled for `age` nanoseconds (forgotten once returned).
+    /// Rooms no poll of the session has asked for in `age` nanoseconds (forgotten once returned).
     func roomsNotPolled(for age: UInt64, now: UInt64) -> [String] {
         polledRooms.withLock { polled in
-            let stale = polled.filter { now > $0.value && now - $0.value > age }.map(\.key)
+            let stale = polled.filter { $0.value.open == 0 && now > $0.value.last && now - $0.value.last > age }.map(\.key)
             for room in stale { polled.removeValue(forKey: room) }
             return stale
         }
@@ -250,7 +255,7 @@ public final class Connection: Sendable {
             data: [
                 "room_id": .string(room),
                 "skipped": .int(Int64(skipped)),
-                "oldest_retained_id": firstKept.map { .string($0.description) } ?? .null,
+                "first_replayed_id": firstKept.map { .string($0.description) } ?? .null,
                 "message": .string(
                     "\(skipped) older events of '\(room)' did not fit the outbound queue; the server API's room history has them"),
             ])

@@ -27,8 +27,7 @@ extension Hub {
                     connection.enqueue(.keepAlive)
                 }
             case .longPoll:
-                guard connection.activePolls.load(ordering: .relaxed) == 0 else { break }
-                if connection.silence(now: now) > sessionTimeout {
+                if connection.activePolls.load(ordering: .relaxed) == 0, connection.silence(now: now) > sessionTimeout {
                     expired.append(connection)
                 } else {
                     stale.append((connection, connection.roomsNotPolled(for: sessionTimeout, now: now)))

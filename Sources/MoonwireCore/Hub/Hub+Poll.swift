@@ -65,8 +65,9 @@ extension Hub {
         statistics.pollRequested()
         let connection = request.connection
         connection.activePolls.add(1, ordering: .relaxed)
+        connection.markPolled(request.rooms, delta: 1)
         defer {
-            connection.markPolled(request.rooms)
+            connection.markPolled(request.rooms, delta: -1)
             connection.activePolls.subtract(1, ordering: .relaxed)
             connection.markSeen()
         }
@@ -91,7 +92,7 @@ extension Hub {
     private func prepare(_ request: PollRequest) async throws(HubError) -> [Room] {
         guard !request.rooms.isEmpty else { throw HubError(.missingField, "no room to poll") }
         let registered = self.connection(request.connection.id) != nil
-        if registered { request.connection.markPolled(request.rooms) }
+        _ = registered
         var rooms: [Room] = []
         for roomID in request.rooms {
             if let error = RoomName.validate(roomID) { throw error }

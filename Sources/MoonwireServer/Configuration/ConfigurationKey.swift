@@ -132,8 +132,8 @@ extension ConfigurationKey {
             apply: { $0.logLevel = $1.level }, current: { quoted($0.logLevel.rawValue) }),
         .string("plugins", "directory", allowEmpty: true, "Directory of Lua plugins (empty: no plugins).", \.pluginsDirectory),
         .int("plugins", "memory_limit", 1 << 20...(4 << 30), "Memory cap of each plugin's Lua state, in bytes.", \.pluginMemoryBytes),
-        .int("plugins", "cpu_budget", 0...2_000_000_000, "Most Lua instructions one hook call may run (0: no budget).", \.pluginInstructionBudget),
-        .seconds("plugins", "call_timeout", 0...60, "Wall-clock limit of one hook call, in seconds (0: none).", \.pluginCallTimeout),
+        .int("plugins", "cpu_budget", 0...2_000_000_000, "Most Lua instructions one call into a plugin (hook, timer, on_load) may run (0: no budget).", \.pluginInstructionBudget),
+        .seconds("plugins", "call_timeout", 0...60, "Wall-clock limit of one call into a plugin, in seconds (0: none).", \.pluginCallTimeout),
         .string("plugins", "on_publish_error", "What a failing on_publish does: \"reject\" the event or let it \"pass\".", \.pluginPublishErrorPolicy),
         ConfigurationKey(
             section: "plugins", name: "watch", help: "Reload plugins when their files change (SIGHUP and the API always can).",

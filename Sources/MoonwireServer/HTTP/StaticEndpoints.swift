@@ -16,7 +16,7 @@ struct StaticEndpoints: Sendable {
                 SSE         GET  /events?rooms=general
                 Long-poll   GET  /poll?client_id=...&last_message_id=...
                 Publish     POST /trigger, POST /message, POST /api/publish
-                API         /api/rooms, /api/stats, /metrics, /health
+                API         /api/rooms, /api/stats, /api/plugins, /metrics, /health
 
                 Documentation: docs/protocol.md
 

@@ -59,7 +59,11 @@ struct WebSocketEndpoint: Sendable {
         let timer = Task {
             try await Task.sleep(for: configuration.authTimeout)
             if firstFrameArrived.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged {
-                await refuse(outbound, HubError(.authRequired, "no auth frame within \(configuration.authTimeout.seconds) s"), .authTimeout)
+                if let (error, reason) = refusal {
+                    await refuse(outbound, error, reason)
+                } else {
+                    await refuse(outbound, HubError(.authRequired, "no auth frame within \(configuration.authTimeout.seconds) s"), .authTimeout)
+                }
             }
         }
         defer { timer.cancel() }
