@@ -79,8 +79,11 @@ public struct MoonwireApplication: Sendable {
             router.middlewares.add(DirectorySlashMiddleware(directory: configuration.examplesDirectory, urlBasePath: "/examples"))
             router.middlewares.add(FileMiddleware(configuration.examplesDirectory, urlBasePath: "/examples", searchForIndexHtml: true, logger: logger))
         }
-        SSEEndpoint(hub: hub, configuration: configuration).register(on: router)
-        LongPollEndpoint(hub: hub, configuration: configuration).register(on: router)
+        let transports = Set(configuration.transports)
+        if transports.contains("sse") { SSEEndpoint(hub: hub, configuration: configuration).register(on: router) }
+        if transports.contains("longpoll") { LongPollEndpoint(hub: hub, configuration: configuration).register(on: router) }
+        ClientEndpoints(hub: hub, configuration: configuration).register(on: router)
+        ClientLibraryEndpoint().register(on: router)
         PublishEndpoints(hub: hub, configuration: configuration, apiKey: apiKey).register(on: router)
         APIEndpoints(hub: hub, configuration: configuration, apiKey: apiKey, stats: stats).register(on: router)
         PluginEndpoints(host: plugins, apiKey: apiKey).register(on: router)
@@ -89,7 +92,7 @@ public struct MoonwireApplication: Sendable {
 
         let webSocketRouter = Router(context: MoonwireRequestContext.self)
         let webSocket = WebSocketEndpoint(hub: hub, configuration: configuration, cors: cors)
-        webSocket.register(webSocketRouter: webSocketRouter, httpRouter: router)
+        if transports.contains("websocket") { webSocket.register(webSocketRouter: webSocketRouter, httpRouter: router) }
 
         let app = Application(
             router: router,

@@ -1,3 +1,4 @@
+import Foundation
 import MoonwireClient
 import MoonwireCore
 import Testing
@@ -63,6 +64,20 @@ import Testing
             #expect(session.closeCode?.code == 4001)
             let spoof = try await live.http.request("POST", "/message", json: ["content": "x", "sender": "system"])
             #expect(spoof.status == 400)
+        }
+    }
+}
+
+@Suite struct ClientLibraryTests {
+    @Test func theServedClientIsTheOneInTheRepository() async throws {
+        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("clients/js/moonwire.js")
+        let source = try String(contentsOf: file, encoding: .utf8)
+        try await withLiveHub { live in
+            let reply = try await live.http.request("GET", "/moonwire.js")
+            #expect(reply.status == 200)
+            #expect(reply.header("Content-Type")?.hasPrefix("text/javascript") == true)
+            #expect(reply.text == source, "run scripts/embed-client.sh after editing clients/js/moonwire.js")
         }
     }
 }

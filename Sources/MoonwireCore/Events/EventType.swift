@@ -26,9 +26,11 @@ public struct EventType: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let gap: EventType = "gap"
     /// Confirms a client frame that carried a `ref`.
     public static let ack: EventType = "ack"
+    /// A request for a room's presence (client → hub), and its answer (hub → that client only).
+    public static let presence: EventType = "presence"
 
     /// Types that only the hub itself emits; nobody may publish them.
-    public static let hubOnly: Set<EventType> = [.userJoined, .userLeft, .heartbeat, .error, .gap, .ack]
+    public static let hubOnly: Set<EventType> = [.userJoined, .userLeft, .heartbeat, .error, .gap, .ack, .presence]
 
     /// Whether `name` is a well-formed type name: a letter, then up to 63 letters, digits, `_`, `-`, `.` or `:`.
     public static func isValidName(_ name: String) -> Bool {

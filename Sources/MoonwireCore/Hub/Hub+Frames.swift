@@ -53,6 +53,13 @@ extension Hub {
             await leave(connection, room: room)
             acknowledge(frame, to: connection, room: room, eventID: nil)
 
+        case .presence:
+            let room = try roomArgument(frame)
+            guard connection.isSubscribed(to: room) else { throw HubError(.notInRoom, "join room '\(room)' to see who is there") }
+            var data = presenceData(room)
+            if let ref = frame.ref { data["ref"] = ref }
+            connection.send(Event(type: .presence, userID: Event.systemUser, roomID: room, data: .object(data)))
+
         case .notification:
             throw HubError(.notAllowed, "clients may not send 'notification'; publish it through the server API")
 

@@ -2,7 +2,7 @@ extension Hub {
     /// Whether events of `type` are stored in history, and the rules of a plugin-defined type.
     public func storagePolicy(for type: EventType) -> (stored: Bool, custom: CustomEventType?) {
         switch type {
-        case .typing, .userJoined, .userLeft, .heartbeat, .error, .gap, .ack: return (false, nil)
+        case .typing, .userJoined, .userLeft, .heartbeat, .error, .gap, .ack, .presence: return (false, nil)
         case .message, .notification: return (true, nil)
         default:
             let custom = hooks.eventType(type)
@@ -88,6 +88,16 @@ extension Hub {
         }
         statistics.published(published)
         return published
+    }
+
+    /// Publishes an event a client sent over HTTP (not on its WebSocket): the same rules as a client frame
+    /// (known types only), but membership was checked by the caller and `origin` may name the client's
+    /// stream so it is not echoed there.
+    public func publishFromClient(_ event: Event, from publisher: PublisherInfo) async throws(HubError) -> Event {
+        if event.type == .message || event.type == .typing, event.data.objectValue == nil {
+            throw HubError(.invalidField, "'data' of '\(event.type)' must be an object")
+        }
+        return try await publish(event, from: publisher, requireKnownType: true)
     }
 
     /// Publishes the same event to several rooms (server API). Returns one result per room, in order.

@@ -129,6 +129,25 @@ extension Hub {
         }
     }
 
+    /// A room's presence as clients see it: `{room_id, users: [{user_id, connections, transports, metadata}], count}`.
+    public func presenceData(_ room: String) -> JSONObject {
+        let users: [JSONValue] = ((try? presence(of: room)) ?? []).map { entry in
+            [
+                "user_id": .string(entry.userID),
+                "connections": .int(Int64(entry.connections)),
+                "transports": .array(entry.transports.map { .string($0) }),
+                "metadata": .object(entry.metadata),
+            ]
+        }
+        return ["room_id": .string(room), "users": .array(users), "count": .int(Int64(users.count))]
+    }
+
+    /// Whether `userID` has a connection (of any transport) in `room`.
+    public func isPresent(_ userID: String, in room: String) -> Bool {
+        guard let room = self.room(room) else { return false }
+        return room.state.withLock { $0.members[userID]?.isEmpty == false }
+    }
+
     /// Users present in a room, with their connections' transports.
     public func presence(of roomID: String) throws(HubError) -> [PresenceEntry] {
         guard let room = room(roomID) else { throw HubError(.roomNotFound, "room '\(roomID)' does not exist") }

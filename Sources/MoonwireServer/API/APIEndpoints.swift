@@ -33,15 +33,7 @@ struct APIEndpoints: Sendable {
             await respond { () throws(HubError) in
                 try apiKey.verify(request)
                 let room = try room(context)
-                let users: [JSONValue] = try hub.presence(of: room.id).map { entry in
-                    [
-                        "user_id": .string(entry.userID),
-                        "connections": .int(Int64(entry.connections)),
-                        "transports": .array(entry.transports.map { .string($0) }),
-                        "metadata": .object(entry.metadata),
-                    ]
-                }
-                return HTTPResponses.json(["room_id": .string(room.id), "users": .array(users), "count": .int(Int64(users.count))])
+                return HTTPResponses.json(.object(hub.presenceData(room.id)))
             }
         }
         api.get("rooms/:room/history") { request, context in

@@ -99,6 +99,12 @@ extension ConfigurationKey {
             kind: .strings,
             apply: { $0.allowedOrigins = $1.strings },
             current: { "[" + $0.allowedOrigins.map(quoted).joined(separator: ", ") + "]" }),
+        ConfigurationKey(
+            section: "server", name: "transports",
+            help: "Transports clients may use: \"websocket\", \"sse\", \"longpoll\" (a disabled one answers 404; clients fall back).",
+            kind: .strings,
+            apply: { $0.transports = $1.strings },
+            current: { "[" + $0.transports.map { "\"\($0)\"" }.joined(separator: ", ") + "]" }),
         .seconds("server", "auth_timeout", 0.1...3600, "Seconds a WebSocket client has to send its auth frame.", \.authTimeout),
         .seconds("server", "shutdown_timeout", 0...600, "Seconds shutdown waits for clients to be told and connections to end.", \.shutdownTimeout),
         .int("server", "max_body_bytes", 1024...(64 << 20), "Largest HTTP request body accepted, in bytes.", \.maxBodyBytes),

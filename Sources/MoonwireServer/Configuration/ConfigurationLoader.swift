@@ -87,6 +87,9 @@ public enum ConfigurationLoader {
             throw ConfigurationError(
                 "limits.max_event_bytes (\(hub.maxEventBytes)) must be at most half of limits.outbound_queue_bytes (\(hub.outboundQueueBytes))")
         }
+        for transport in configuration.transports where !["websocket", "sse", "longpoll"].contains(transport) {
+            throw ConfigurationError("server.transports: unknown transport '\(transport)' (websocket, sse, longpoll)")
+        }
         if !["reject", "pass"].contains(configuration.pluginPublishErrorPolicy) {
             throw ConfigurationError("plugins.on_publish_error must be \"reject\" or \"pass\", got \"\(configuration.pluginPublishErrorPolicy)\"")
         }

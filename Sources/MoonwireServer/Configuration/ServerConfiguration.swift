@@ -13,6 +13,9 @@ public struct ServerConfiguration: Sendable {
     /// Origins allowed for CORS and WebSocket upgrades. `*` allows any; `http://localhost:*` any port.
     /// A page served by the hub itself (same origin) is always allowed.
     public var allowedOrigins = ["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"]
+    /// Transports clients may use: `websocket`, `sse`, `longpoll` (a proxy that breaks one, or a policy,
+    /// may call for turning it off; clients then fall back to the others).
+    public var transports = ["websocket", "sse", "longpoll"]
     /// A WebSocket client must send its auth frame within this time.
     public var authTimeout: Duration = .seconds(10)
     /// How long shutdown waits for clients to be told and connections to finish.

@@ -22,6 +22,12 @@ struct SSEEndpoint: Sendable {
         let cursor = position.flatMap(Cursor.init(parsing:))
         let unknownPosition = cursor == nil && !(position ?? "").trimming(" ").isEmpty ? position : nil
 
+        var recent = 0
+        if let text = request.query("replay") {
+            guard let count = Int(text), count >= 0 else { throw HubError(.invalidField, "'replay' must be a number of events") }
+            recent = min(count, configuration.hub.historySize)
+        }
+        let plain = ["1", "true", "yes"].contains(request.query("plain")?.lowercased() ?? "")
         let claimed = request.query("user_id") ?? request.query("client_id") ?? "anonymous-\(RandomID.token(length: 8))"
         let identity = try hub.authenticate(
             ConnectRequest(
@@ -41,12 +47,13 @@ struct SSEEndpoint: Sendable {
                 } else if let after = cursor?.position(for: room) {
                     replay = .resume(after: after)
                 } else {
-                    replay = .none
+                    replay = recent > 0 ? .recent(recent) : .none
                 }
                 try await hub.join(connection, room: room, replay: replay)
                 if let after = cursor?.position(for: room) {
                     start.set(room, after)
-                } else if unknownPosition == nil, let head = connection.position(in: room) {
+                } else if unknownPosition == nil, recent == 0, let head = connection.position(in: room) {
+                    // (With `replay`, the position starts with the first replayed event instead.)
                     start.set(room, head)
                 }
             }
@@ -64,7 +71,7 @@ struct SSEEndpoint: Sendable {
             status: .ok, headers: headers,
             body: ResponseBody { writer in
                 try await writer.write(ByteBuffer(string: "retry: 3000\n\n"))
-                var transport = SSETransport(writer: writer, rooms: rooms, cursor: initialCursor)
+                var transport = SSETransport(writer: writer, rooms: rooms, cursor: initialCursor, plain: plain)
                 _ = try await request.body.consumeWithInboundCloseHandler { _ in
                     await hub.serve(connection, over: &transport)
                 } onInboundClosed: {

@@ -8,6 +8,8 @@ struct SSETransport: Transport {
     var writer: any ResponseBodyWriter
     let rooms: [String]
     var cursor: Cursor
+    /// Leave out `event:` lines, so a browser's EventSource hands every event to one `message` handler.
+    var plain = false
 
     mutating func write(_ items: [OutboundItem]) async throws {
         var buffer = ByteBuffer()
@@ -20,7 +22,8 @@ struct SSETransport: Transport {
                 if let id = event.id, let room = event.roomID { cursor.set(room, id) }
                 let id = cursor.encoded(for: rooms)
                 if !id.isEmpty { buffer.writeString("id: \(id)\n") }
-                buffer.writeString("event: \(event.type.rawValue)\ndata: ")
+                if !plain { buffer.writeString("event: \(event.type.rawValue)\n") }
+                buffer.writeString("data: ")
                 buffer.writeBytes(encoded.json)
                 buffer.writeString("\n\n")
             }

@@ -1,0 +1,65 @@
+import Hummingbird
+import MoonwireCore
+
+/// Endpoints for clients that are not on a WebSocket (SSE and long-poll clients): `POST /publish` sends an
+/// event, `GET /presence?room=R` lists who is in a room. Clients authenticate as on a connection (token or
+/// claimed user id, through the auth hooks) and must be present in the room (a stream or poll session of
+/// theirs follows it). Not gated by the API key: the hooks decide.
+struct ClientEndpoints: Sendable {
+    let hub: Hub
+    let configuration: ServerConfiguration
+
+    func register(on router: Router<MoonwireRequestContext>) {
+        router.post("/publish") { request, context in
+            await respond { () throws(HubError) in try await publish(request, context: context) }
+        }
+        router.get("/presence") { request, context in
+            await respond { () throws(HubError) in
+                let identity = try authenticate(request, claimed: request.query("user_id"), context: context)
+                guard let room = request.query("room") ?? request.query("room_id") else {
+                    throw HubError(.missingField, "missing query parameter 'room'")
+                }
+                guard hub.isPresent(identity.userID, in: room) else {
+                    throw HubError(.notInRoom, "join room '\(room)' (open a stream or poll it) to see who is there")
+                }
+                return HTTPResponses.json(.object(hub.presenceData(room)))
+            }
+        }
+    }
+
+    private func authenticate(_ request: Request, claimed: String?, context: MoonwireRequestContext) throws(HubError) -> Identity {
+        try hub.authenticate(
+            ConnectRequest(
+                transport: .http, remoteAddress: context.remoteAddress, headers: request.headerDictionary,
+                query: request.queryDictionary, claimedUserID: claimed, token: request.bearerToken)
+        ).get()
+    }
+
+    /// `{room, event_type, data, user_id?, connection_id?}` → `{"status": "sent", "event_id", "stored"}`.
+    private func publish(_ request: Request, context: MoonwireRequestContext) async throws(HubError) -> Response {
+        var request = request
+        let body = try await request.jsonObjectBody(limit: configuration.maxBodyBytes)
+        let identity = try authenticate(request, claimed: try body.string("user_id") ?? request.query("user_id"), context: context)
+        guard let room = try body.room() else { throw HubError(.missingField, "missing field 'room'") }
+        if let error = RoomName.validate(room) { throw error }
+        let type = try body.string("event_type") ?? EventType.message.rawValue
+        if type == EventType.notification.rawValue {
+            throw HubError(.notAllowed, "clients may not send 'notification'; publish it through the server API")
+        }
+        guard hub.isPresent(identity.userID, in: room) else {
+            throw HubError(.notInRoom, "join room '\(room)' (open a stream or poll it) before sending to it")
+        }
+        var event = Event(type: EventType(type), userID: identity.userID, roomID: room, data: body["data"] ?? .object([:]))
+        var connectionInfo: ConnectionInfo?
+        if let id = try body.string("connection_id"), let connection = hub.connection(id), connection.userID == identity.userID {
+            connectionInfo = ConnectionInfo(connection)
+            event.origin = connection.id
+        }
+        let publisher = PublisherInfo(connection: connectionInfo, transport: connectionInfo?.transport ?? .http, userID: identity.userID)
+        let published = try await hub.publishFromClient(event, from: publisher)
+        var reply: JSONObject = ["status": "sent", "room_id": .string(room), "stored": .bool(published.isStored)]
+        reply["event_id"] = published.id.map { .string($0.description) } ?? .null
+        if let ref = body["ref"] { reply["ref"] = ref }
+        return HTTPResponses.json(.object(reply))
+    }
+}

@@ -1,0 +1,677 @@
+// moonwire.js — the browser client for a Moonwire hub. A plain ES module: no build step, no dependencies.
+//
+//   import { Moonwire } from "/moonwire.js";
+//   const hub = new Moonwire({ userId: "alice", rooms: ["general"] });
+//   hub.on("message", (event) => console.log(event.user_id, event.data.message));
+//   await hub.connect();
+//   await hub.publish("general", "message", { message: "hello" });
+//
+// It connects with WebSocket and falls back to Server-Sent Events (sending with HTTP POST), then to
+// long-polling, when WebSocket cannot connect or is refused. It reconnects by itself with exponential
+// backoff and jitter, resumes every room from the last event id it saw, delivers what it missed once and
+// in order, and reports gaps (events the hub no longer retains) through the "gap" handler.
+// Reference: docs/client-js.md.
+
+const TRANSPORTS = ["websocket", "sse", "longpoll"];
+// Close codes after which reconnecting would only be refused again.
+const FINAL_CLOSE_CODES = new Set([4001, 4003, 4004, 1008]);
+
+function isStoredId(id) {
+  return typeof id === "string" && /^[0-9]{1,18}$/.test(id);
+}
+
+function newerThan(id, cursor) {
+  return cursor == null || BigInt(id) > BigInt(cursor);
+}
+
+function randomId() {
+  const bytes = new Uint8Array(8);
+  crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** A failed request: `code` is the hub's stable error code (docs/protocol.md). */
+export class MoonwireError extends Error {
+  constructor(code, message, details) {
+    super(message);
+    this.name = "MoonwireError";
+    this.code = code;
+    this.details = details;
+  }
+}
+
+/** A connection to a Moonwire hub over the best transport that works. */
+export class Moonwire {
+  /**
+   * @param {object} options
+   * @param {string} [options.url] the hub's base URL (default: the page's origin)
+   * @param {string} [options.userId] the user id to claim (hubs without an auth plugin take it as is)
+   * @param {string} [options.token] a token for the hub's auth plugin
+   * @param {object} [options.metadata] metadata sent with the WebSocket auth frame
+   * @param {string[]} [options.rooms] rooms to join on connect (default ["general"])
+   * @param {"auto"|"websocket"|"sse"|"longpoll"} [options.transport] force a transport (default "auto")
+   * @param {number} [options.replay] events replayed when joining a room without a position (default 20)
+   * @param {number} [options.reconnectMin] first reconnect delay in ms (default 500)
+   * @param {number} [options.reconnectMax] longest reconnect delay in ms (default 15000)
+   * @param {number} [options.heartbeat] ms between WebSocket heartbeats (default 25000)
+   * @param {number} [options.pollTimeout] seconds a long-poll waits (default 25)
+   * @param {number} [options.openTimeout] ms a transport may take to open before the next is tried (default 5000)
+   * @param {boolean} [options.echo] hand the client's own published events to its handlers too (default true)
+   */
+  constructor(options = {}) {
+    this.url = (options.url || (typeof location !== "undefined" ? location.origin : "http://127.0.0.1:8080")).replace(/\/$/, "");
+    this.userId = options.userId || null;
+    this.token = options.token || null;
+    this.metadata = options.metadata || {};
+    this.preferred = options.transport || "auto";
+    this.replay = options.replay ?? 20;
+    this.reconnectMin = options.reconnectMin ?? 500;
+    this.reconnectMax = options.reconnectMax ?? 15000;
+    this.heartbeatInterval = options.heartbeat ?? 25000;
+    this.pollTimeout = options.pollTimeout ?? 25;
+    this.openTimeout = options.openTimeout ?? 5000;
+    this.clientId = options.clientId || "mw-" + randomId();
+    this.echo = options.echo ?? true;
+    /** Ids of events this client published: shown once (as the echo), never again when a replay brings them. */
+    this.ownIds = new Set();
+
+    /** Rooms followed, with the last stored event id seen in each. */
+    this.rooms = new Map();
+    for (const room of options.rooms || ["general"]) this.rooms.set(room, { cursor: null });
+
+    this.handlers = new Map();
+    this.transport = null; // the name of the transport in use
+    this.state = "idle"; // idle, connecting, open, reconnecting, closed
+    this.connectionId = null;
+    this.active = null; // the transport object
+    this.attempt = 0;
+    this.closedByUser = false;
+    this.reconnectTimer = null;
+  }
+
+  // MARK: events
+
+  /** Calls `handler(event)` for events of `type` ("*" for every event). Other names: "status", "gap", "error". */
+  on(type, handler) {
+    if (!this.handlers.has(type)) this.handlers.set(type, new Set());
+    this.handlers.get(type).add(handler);
+    return () => this.off(type, handler);
+  }
+
+  off(type, handler) {
+    this.handlers.get(type)?.delete(handler);
+  }
+
+  emit(type, value) {
+    for (const handler of this.handlers.get(type) || []) {
+      try {
+        handler(value);
+      } catch (error) {
+        console.error("moonwire handler failed", error);
+      }
+    }
+  }
+
+  setState(state, extra = {}) {
+    this.state = state;
+    this.emit("status", { state, transport: this.transport, ...extra });
+  }
+
+  /** Handles one event from any transport: drops what was seen already, keeps cursors, dispatches. */
+  receive(event) {
+    if (!event || typeof event !== "object") return;
+    const type = event.event_type;
+    const room = event.room_id;
+    if (type === "gap") {
+      this.emit("gap", { room, ...(event.data || {}) });
+      return;
+    }
+    if (type === "notification" && event.data && event.data.connection_id && !room) {
+      this.connectionId = event.data.connection_id;
+      if (event.data.user_id) this.identity = event.data.user_id;
+    }
+    if (isStoredId(event.event_id) && room && this.rooms.has(room)) {
+      const state = this.rooms.get(room);
+      if (!newerThan(event.event_id, state.cursor)) return; // seen already: exactly once
+      state.cursor = event.event_id;
+      if (this.ownIds.has(event.event_id)) return; // our own, shown when it was sent
+    }
+    if (type === "error") this.emit("error", event);
+    this.emit(type, event);
+    this.emit("*", event);
+  }
+
+  // MARK: connecting
+
+  /** Connects (trying transports in order unless one is forced); resolves once one is open. */
+  connect() {
+    this.closedByUser = false;
+    if (this.state === "open") return Promise.resolve(this.transport);
+    if (!this.opening) {
+      this.opening = new Promise((resolve, reject) => {
+        this.resolveOpen = resolve;
+        this.rejectOpen = reject;
+      });
+      this.open();
+    }
+    return this.opening;
+  }
+
+  async open() {
+    this.setState(this.attempt === 0 ? "connecting" : "reconnecting", { attempt: this.attempt });
+    const order = this.preferred === "auto" ? TRANSPORTS : [this.preferred];
+    let lastError = null;
+    for (const name of order) {
+      if (this.closedByUser) return;
+      const transport = this.makeTransport(name);
+      try {
+        await withTimeout(transport.open(), this.openTimeout, `${name} did not open in time`);
+        if (this.closedByUser) {
+          transport.close();
+          return;
+        }
+        this.active = transport;
+        this.transport = name;
+        this.attempt = 0;
+        this.setState("open");
+        if (this.resolveOpen) this.resolveOpen(name);
+        this.opening = null;
+        this.resolveOpen = this.rejectOpen = null;
+        return;
+      } catch (error) {
+        transport.close();
+        lastError = error;
+        if (error instanceof MoonwireError && FINAL_CLOSE_CODES.has(error.details?.closeCode)) {
+          this.fail(error);
+          return;
+        }
+      }
+    }
+    this.scheduleReconnect(lastError);
+  }
+
+  makeTransport(name) {
+    const callbacks = {
+      event: (event) => this.receive(event),
+      lost: (error) => this.lost(error),
+    };
+    if (name === "websocket") return new WebSocketTransport(this, callbacks);
+    if (name === "sse") return new EventSourceTransport(this, callbacks);
+    return new LongPollTransport(this, callbacks);
+  }
+
+  /** The open transport failed: reconnect, unless the hub said not to. */
+  lost(error) {
+    if (this.closedByUser) return;
+    this.active = null;
+    if (error instanceof MoonwireError && FINAL_CLOSE_CODES.has(error.details?.closeCode)) {
+      this.fail(error);
+      return;
+    }
+    this.scheduleReconnect(error);
+  }
+
+  fail(error) {
+    this.setState("closed", { reason: error.message, code: error.code });
+    if (this.rejectOpen) this.rejectOpen(error);
+    this.opening = null;
+    this.resolveOpen = this.rejectOpen = null;
+  }
+
+  scheduleReconnect(error) {
+    if (this.closedByUser) return;
+    this.attempt += 1;
+    const ceiling = Math.min(this.reconnectMax, this.reconnectMin * 2 ** (this.attempt - 1));
+    const delay = Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+    this.setState("reconnecting", { attempt: this.attempt, delay, reason: error?.message });
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = setTimeout(() => this.open(), delay);
+  }
+
+  /** Closes the connection for good. */
+  close() {
+    this.closedByUser = true;
+    clearTimeout(this.reconnectTimer);
+    if (this.active) this.active.close();
+    this.active = null;
+    this.setState("closed", { reason: "closed by the client" });
+  }
+
+  requireOpen() {
+    if (!this.active) throw new MoonwireError("not_connected", "not connected");
+    return this.active;
+  }
+
+  // MARK: rooms and sending
+
+  /** Joins a room (resuming from the last event seen there, if any). */
+  async join(room) {
+    if (!this.rooms.has(room)) this.rooms.set(room, { cursor: null });
+    if (this.active) await this.active.join(room);
+  }
+
+  /** Leaves a room. */
+  async leave(room) {
+    if (!this.rooms.has(room)) return;
+    if (this.active) await this.active.leave(room);
+    this.rooms.delete(room);
+  }
+
+  /** Publishes an event to a room; resolves with `{event_id, stored}` once the hub accepted it. With `echo`
+   * on, a stored event is also handed to this client's handlers (with `local: true`). */
+  async publish(room, type, data = {}) {
+    const result = await this.requireOpen().publish(room, type, data);
+    const id = result?.event_id;
+    if (isStoredId(id)) {
+      this.ownIds.add(id);
+      if (this.ownIds.size > 1000) this.ownIds.delete(this.ownIds.values().next().value);
+      if (this.echo) {
+        const event = { event_id: id, event_type: type, user_id: this.identity || this.userId, room_id: room, data, timestamp: Date.now() / 1000, local: true };
+        this.emit(type, event);
+        this.emit("*", event);
+      }
+    }
+    return result;
+  }
+
+  /** Shows (or clears) the typing indicator in a room. */
+  typing(room, isTyping = true) {
+    return this.publish(room, "typing", { is_typing: !!isTyping }).catch(() => {});
+  }
+
+  /** Who is in a room: `[{user_id, connections, transports, metadata}]`. */
+  async presence(room) {
+    const answer = await this.requireOpen().presence(room);
+    return answer.users || [];
+  }
+
+  /** The last stored event id seen in a room. */
+  cursor(room) {
+    return this.rooms.get(room)?.cursor ?? null;
+  }
+
+  /** `room:id,room:id` for the rooms that have a position; a plain id for one room. */
+  cursorString(rooms = [...this.rooms.keys()]) {
+    const known = rooms.filter((room) => this.rooms.get(room)?.cursor);
+    if (rooms.length === 1) return known.length ? this.rooms.get(rooms[0]).cursor : null;
+    if (!known.length) return null;
+    return known.map((room) => `${room}:${this.rooms.get(room).cursor}`).join(",");
+  }
+
+  authHeaders() {
+    return this.token ? { Authorization: `Bearer ${this.token}` } : {};
+  }
+
+  query(params) {
+    const search = new URLSearchParams();
+    for (const [key, value] of Object.entries(params)) {
+      if (value !== null && value !== undefined && value !== "") search.set(key, value);
+    }
+    return search.toString();
+  }
+
+  /** An HTTP call to the hub; resolves with the JSON body or rejects with a MoonwireError. */
+  async http(method, path, body) {
+    const headers = { ...this.authHeaders() };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const response = await fetch(this.url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    let json = null;
+    try {
+      json = await response.json();
+    } catch (_) {
+      json = null;
+    }
+    if (!response.ok) {
+      const error = json?.error || {};
+      throw new MoonwireError(error.code || `http_${response.status}`, error.message || response.statusText, { status: response.status });
+    }
+    return json;
+  }
+
+  /** Publishing over HTTP, for SSE and long-poll. */
+  postPublish(room, type, data) {
+    return this.http("POST", "/publish", {
+      room,
+      event_type: type,
+      data,
+      user_id: this.userId || undefined,
+      connection_id: this.connectionId || undefined,
+    });
+  }
+
+  getPresence(room) {
+    return this.http("GET", "/presence?" + this.query({ room, user_id: this.userId }));
+  }
+}
+
+function withTimeout(promise, ms, message) {
+  let timer;
+  return Promise.race([
+    promise,
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new MoonwireError("timeout", message)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+// MARK: WebSocket
+
+class WebSocketTransport {
+  constructor(client, callbacks) {
+    this.client = client;
+    this.callbacks = callbacks;
+    this.pending = new Map();
+    this.nextRef = 1;
+    this.opened = false;
+    this.closed = false;
+  }
+
+  open() {
+    const client = this.client;
+    const url = client.url.replace(/^http/, "ws") + "/ws";
+    return new Promise((resolve, reject) => {
+      let socket;
+      try {
+        socket = new WebSocket(url);
+      } catch (error) {
+        reject(new MoonwireError("websocket_unavailable", String(error)));
+        return;
+      }
+      this.socket = socket;
+      socket.onopen = () => {
+        const since = {};
+        for (const [room, state] of client.rooms) if (state.cursor) since[room] = state.cursor;
+        socket.send(
+          JSON.stringify({
+            user_id: client.userId,
+            metadata: client.metadata,
+            token: client.token,
+            rooms: [...client.rooms.keys()],
+            since,
+          }),
+        );
+      };
+      socket.onmessage = (message) => {
+        let event;
+        try {
+          event = JSON.parse(message.data);
+        } catch (_) {
+          return;
+        }
+        if (!this.opened) {
+          if (event.event_type === "notification" && event.data?.connection_id) {
+            this.opened = true;
+            this.heartbeat = setInterval(() => this.sendFrame({ event_type: "heartbeat", data: { ping: true } }), client.heartbeatInterval);
+            this.callbacks.event(event);
+            resolve();
+            return;
+          }
+          if (event.event_type === "error") {
+            this.refusal = new MoonwireError(event.data?.code || "refused", event.data?.message || "refused", {});
+          }
+          return;
+        }
+        const ref = event.data?.ref;
+        if (ref !== undefined && this.pending.has(ref) && ["ack", "error", "presence"].includes(event.event_type)) {
+          const { resolve: done, reject: fail } = this.pending.get(ref);
+          this.pending.delete(ref);
+          if (event.event_type === "error") fail(new MoonwireError(event.data.code, event.data.message, { event }));
+          else done(event);
+          if (event.event_type !== "presence") return;
+        }
+        this.callbacks.event(event);
+      };
+      socket.onclose = (close) => {
+        clearInterval(this.heartbeat);
+        for (const { reject: fail } of this.pending.values()) fail(new MoonwireError("disconnected", "connection closed"));
+        this.pending.clear();
+        const error = this.refusal || new MoonwireError("closed", close.reason || `closed (${close.code})`, {});
+        error.details = { ...(error.details || {}), closeCode: close.code };
+        if (!this.opened) {
+          reject(error);
+        } else if (!this.closed) {
+          this.callbacks.lost(error);
+        }
+        this.closed = true;
+      };
+      socket.onerror = () => {};
+    });
+  }
+
+  sendFrame(frame) {
+    if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(frame));
+  }
+
+  request(frame) {
+    const ref = this.nextRef++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(ref, { resolve, reject });
+      this.sendFrame({ ...frame, ref });
+      setTimeout(() => {
+        if (this.pending.has(ref)) {
+          this.pending.delete(ref);
+          reject(new MoonwireError("timeout", "the hub did not answer"));
+        }
+      }, 10000);
+    });
+  }
+
+  async publish(room, type, data) {
+    const ack = await this.request({ event_type: type, room_id: room, data });
+    return { event_id: ack.data?.event_id ?? null, stored: !!ack.data?.event_id };
+  }
+
+  async join(room) {
+    const cursor = this.client.cursor(room);
+    const data = { room_id: room };
+    if (cursor) data.since = cursor;
+    await this.request({ event_type: "user_joined", data });
+  }
+
+  async leave(room) {
+    await this.request({ event_type: "user_left", data: { room_id: room } });
+  }
+
+  async presence(room) {
+    const answer = await this.request({ event_type: "presence", room_id: room });
+    return answer.data || {};
+  }
+
+  close() {
+    this.closed = true;
+    clearInterval(this.heartbeat);
+    try {
+      this.socket?.close(1000);
+    } catch (_) {}
+  }
+}
+
+// MARK: Server-Sent Events
+
+class EventSourceTransport {
+  constructor(client, callbacks) {
+    this.client = client;
+    this.callbacks = callbacks;
+    this.closed = false;
+  }
+
+  url() {
+    const client = this.client;
+    const rooms = [...client.rooms.keys()];
+    return (
+      client.url +
+      "/events?" +
+      client.query({
+        rooms: rooms.join(","),
+        user_id: client.userId,
+        token: client.token,
+        last_event_id: client.cursorString(rooms),
+        replay: client.replay,
+        plain: 1,
+      })
+    );
+  }
+
+  open() {
+    return new Promise((resolve, reject) => {
+      if (typeof EventSource === "undefined") {
+        reject(new MoonwireError("sse_unavailable", "EventSource is not available"));
+        return;
+      }
+      this.source = new EventSource(this.url());
+      let opened = false;
+      this.source.onmessage = (message) => {
+        let event;
+        try {
+          event = JSON.parse(message.data);
+        } catch (_) {
+          return;
+        }
+        if (!opened && event.event_type === "notification" && event.data?.connection_id) {
+          opened = true;
+          resolve();
+        }
+        if (event.event_type === "disconnect") return;
+        this.callbacks.event(event);
+      };
+      this.source.addEventListener("disconnect", (message) => {
+        // The hub ends the stream with its reason; kicked or refused clients must not come straight back.
+        try {
+          const reason = JSON.parse(message.data);
+          const final = reason.code === "kicked" || reason.code === "refused" || reason.code === "auth_failed";
+          this.ending = new MoonwireError(reason.code, reason.message, { closeCode: final ? 4004 : 1001 });
+        } catch (_) {}
+      });
+      this.source.onerror = () => {
+        // The browser would retry on its own; Moonwire resumes itself, with its own cursors and backoff.
+        this.source.close();
+        if (!opened) {
+          reject(new MoonwireError("sse_failed", "the event stream could not be opened"));
+        } else if (!this.closed) {
+          this.closed = true;
+          this.callbacks.lost(this.ending || new MoonwireError("closed", "the event stream ended"));
+        }
+      };
+    });
+  }
+
+  publish(room, type, data) {
+    return this.client.postPublish(room, type, data);
+  }
+
+  presence(room) {
+    return this.client.getPresence(room);
+  }
+
+  /** Rooms are part of the stream's URL: reopen it with the new set (resuming from the cursors). */
+  async rejoin() {
+    const old = this.source;
+    old.onerror = null;
+    old.close();
+    await this.open();
+  }
+
+  join() {
+    return this.rejoin();
+  }
+
+  leave(room) {
+    this.client.rooms.delete(room);
+    return this.rejoin();
+  }
+
+  close() {
+    this.closed = true;
+    if (this.source) {
+      this.source.onerror = null;
+      this.source.close();
+    }
+  }
+}
+
+// MARK: long-polling
+
+class LongPollTransport {
+  constructor(client, callbacks) {
+    this.client = client;
+    this.callbacks = callbacks;
+    this.closed = false;
+    this.cursor = null;
+  }
+
+  async poll(timeout) {
+    const client = this.client;
+    const rooms = [...client.rooms.keys()];
+    this.controller = new AbortController();
+    const path =
+      "/poll?" +
+      client.query({
+        client_id: client.clientId,
+        user_id: client.userId,
+        rooms: rooms.join(","),
+        last_message_id: this.cursor ?? client.cursorString(rooms),
+        timeout,
+      });
+    const response = await fetch(client.url + path, { headers: client.authHeaders(), signal: this.controller.signal });
+    const body = await response.json().catch(() => null);
+    if (!response.ok) {
+      const error = body?.error || {};
+      throw new MoonwireError(error.code || `http_${response.status}`, error.message || response.statusText, { status: response.status });
+    }
+    for (const gap of body.gaps || []) this.callbacks.event(gap);
+    for (const message of body.messages || []) this.callbacks.event(message);
+    this.cursor = body.last_message_id || null;
+    return body;
+  }
+
+  async open() {
+    await this.poll(0);
+    this.loop();
+  }
+
+  async loop() {
+    while (!this.closed) {
+      try {
+        const body = await this.poll(body_has_more(this.last) ? 0 : this.client.pollTimeout);
+        this.last = body;
+      } catch (error) {
+        if (this.closed) return;
+        if (error.name === "AbortError") continue; // rooms changed: poll again with the new set
+        const final = error.details?.status === 401 || error.details?.status === 403;
+        this.closed = true;
+        this.callbacks.lost(final ? Object.assign(error, { details: { ...error.details, closeCode: 4001 } }) : error);
+        return;
+      }
+    }
+  }
+
+  publish(room, type, data) {
+    return this.client.postPublish(room, type, data);
+  }
+
+  presence(room) {
+    return this.client.getPresence(room);
+  }
+
+  /** The next poll names the new room set; the session joins and leaves accordingly. */
+  join() {
+    this.cursor = null;
+    this.controller?.abort();
+    return Promise.resolve();
+  }
+
+  leave() {
+    this.cursor = null;
+    this.controller?.abort();
+    return Promise.resolve();
+  }
+
+  close() {
+    this.closed = true;
+    this.controller?.abort();
+  }
+}
+
+function body_has_more(body) {
+  return !!body?.has_more;
+}
