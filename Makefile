@@ -4,7 +4,8 @@
 SWIFT ?= swift
 ARGS ?=
 
-.PHONY: run test build release deps test-deps test-swift test-seed test-cli clean
+.PHONY: run test build release deps test-deps test-swift test-seed test-cli clean \
+	example-chat example-dashboard example-notifications
 
 deps:
 	@scripts/install-deps.sh
@@ -35,6 +36,16 @@ test-seed:
 # The command itself: plugins check, invalid configurations, SIGHUP and API reloads, SIGTERM.
 test-cli:
 	python3 tests/cli/run_cli_checks.py --binary .build/debug/moonwire
+
+# The examples (examples/*/README.md): build, then serve the example's configuration from the repository root.
+#   make example-chat | example-dashboard | example-notifications   [EXAMPLE_PORT=8080] [ARGS="..."]
+EXAMPLE_PORT ?= 8080
+
+example-chat example-dashboard example-notifications: example-%: build
+	@echo
+	@echo "    Moonwire $* example: open http://127.0.0.1:$(EXAMPLE_PORT)/examples/$*/"
+	@echo
+	.build/debug/moonwire serve --config examples/$*/moonwire.toml --port $(EXAMPLE_PORT) $(ARGS)
 
 clean:
 	rm -rf .build

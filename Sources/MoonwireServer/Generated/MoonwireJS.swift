@@ -65,8 +65,9 @@ export class Moonwire {
    */
   constructor(options = {}) {
     this.url = (options.url || (typeof location !== "undefined" ? location.origin : "http://127.0.0.1:8080")).replace(/\/$/, "");
-    this.userId = options.userId || null;
     this.token = options.token || null;
+    // Without a token, hubs without an auth plugin need a name: a guest one if none is given.
+    this.userId = options.userId || (this.token ? null : "guest-" + randomId().slice(0, 8));
     this.metadata = options.metadata || {};
     this.preferred = options.transport || "auto";
     this.replay = options.replay ?? 20;
@@ -77,8 +78,9 @@ export class Moonwire {
     this.openTimeout = options.openTimeout ?? 5000;
     this.clientId = options.clientId || "mw-" + randomId();
     this.echo = options.echo ?? true;
-    /** Ids of events this client published: shown once (as the echo), never again when a replay brings them. */
-    this.ownIds = new Set();
+    /** Ids of events this client published (with their room): shown once, as the echo, not again when a
+     * replay brings them. */
+    this.ownIds = new Map();
 
     /** Rooms followed, with the last stored event id seen in each. */
     this.rooms = new Map();
@@ -249,17 +251,30 @@ export class Moonwire {
 
   // MARK: rooms and sending
 
-  /** Joins a room (resuming from the last event seen there, if any). */
+  /** Joins a room (resuming from the last event seen there, if any). Rejects with the hub's reason if
+   * the room is refused; the client then does not follow it. */
   async join(room) {
-    if (!this.rooms.has(room)) this.rooms.set(room, { cursor: null });
-    if (this.active) await this.active.join(room);
+    const known = this.rooms.has(room);
+    if (!known) this.rooms.set(room, { cursor: null });
+    if (!this.active) return;
+    try {
+      await this.active.join(room);
+    } catch (error) {
+      if (!known) this.rooms.delete(room);
+      throw error;
+    }
   }
 
-  /** Leaves a room. */
+  /** Leaves a room. Its messages sent by this client show again if it is joined later. */
   async leave(room) {
     if (!this.rooms.has(room)) return;
-    if (this.active) await this.active.leave(room);
+    try {
+      if (this.active) await this.active.leave(room);
+    } catch (error) {
+      if (error.code !== "not_in_room") throw error;
+    }
     this.rooms.delete(room);
+    for (const [id, ownRoom] of this.ownIds) if (ownRoom === room) this.ownIds.delete(id);
   }
 
   /** Publishes an event to a room; resolves with `{event_id, stored}` once the hub accepted it. With `echo`
@@ -268,8 +283,8 @@ export class Moonwire {
     const result = await this.requireOpen().publish(room, type, data);
     const id = result?.event_id;
     if (isStoredId(id)) {
-      this.ownIds.add(id);
-      if (this.ownIds.size > 1000) this.ownIds.delete(this.ownIds.values().next().value);
+      this.ownIds.set(id, room);
+      if (this.ownIds.size > 1000) this.ownIds.delete(this.ownIds.keys().next().value);
       if (this.echo) {
         const event = { event_id: id, event_type: type, user_id: this.identity || this.userId, room_id: room, data, timestamp: Date.now() / 1000, local: true };
         this.emit(type, event);
@@ -493,6 +508,8 @@ class WebSocketTransport {
 
 // MARK: Server-Sent Events
 
+/** SSE read with fetch (not EventSource): the hub's refusals keep their reason, the token travels in a
+ * header, and Moonwire resumes with its own cursors and backoff. */
 class EventSourceTransport {
   constructor(client, callbacks) {
     this.client = client;
@@ -500,64 +517,111 @@ class EventSourceTransport {
     this.closed = false;
   }
 
-  url() {
+  path(rooms) {
     const client = this.client;
-    const rooms = [...client.rooms.keys()];
     return (
-      client.url +
       "/events?" +
-      client.query({
-        rooms: rooms.join(","),
-        user_id: client.userId,
-        token: client.token,
-        last_event_id: client.cursorString(rooms),
-        replay: client.replay,
-        plain: 1,
-      })
+      client.query({ rooms: rooms.join(","), user_id: client.userId, replay: client.replay, plain: 1 })
     );
   }
 
-  open() {
+  /** Opens a stream over `rooms`; resolves once the hub's welcome arrives, rejects with the hub's reason. */
+  async stream(rooms) {
+    const client = this.client;
+    const controller = new AbortController();
+    const headers = { Accept: "text/event-stream", ...client.authHeaders() };
+    const cursor = client.cursorString(rooms);
+    if (cursor) headers["Last-Event-ID"] = cursor;
+    let response;
+    try {
+      response = await fetch(client.url + this.path(rooms), { headers, signal: controller.signal, cache: "no-store" });
+    } catch (error) {
+      throw new MoonwireError("sse_failed", "the event stream could not be opened: " + error.message);
+    }
+    if (!response.ok || !response.body) {
+      const body = await response.json().catch(() => null);
+      const error = body?.error || {};
+      const final = response.status === 401 || response.status === 403;
+      throw new MoonwireError(error.code || `http_${response.status}`, error.message || response.statusText, {
+        status: response.status,
+        closeCode: final ? 4003 : undefined,
+      });
+    }
     return new Promise((resolve, reject) => {
-      if (typeof EventSource === "undefined") {
-        reject(new MoonwireError("sse_unavailable", "EventSource is not available"));
-        return;
-      }
-      this.source = new EventSource(this.url());
       let opened = false;
-      this.source.onmessage = (message) => {
+      const current = { controller };
+      this.current = current;
+      const reader = response.body.getReader();
+      const decoder = new TextDecoder();
+      let buffer = "";
+      let data = [];
+      let eventName = "";
+      const dispatch = () => {
+        if (!data.length) {
+          eventName = "";
+          return;
+        }
+        const text = data.join("\n");
+        const name = eventName;
+        data = [];
+        eventName = "";
         let event;
         try {
-          event = JSON.parse(message.data);
+          event = JSON.parse(text);
         } catch (_) {
+          return;
+        }
+        if (name === "disconnect") {
+          const final = event.code === "kicked" || event.code === "refused" || event.code === "auth_failed";
+          current.ending = new MoonwireError(event.code, event.message, { closeCode: final ? 4004 : 1001 });
           return;
         }
         if (!opened && event.event_type === "notification" && event.data?.connection_id) {
           opened = true;
           resolve();
         }
-        if (event.event_type === "disconnect") return;
         this.callbacks.event(event);
       };
-      this.source.addEventListener("disconnect", (message) => {
-        // The hub ends the stream with its reason; kicked or refused clients must not come straight back.
+      const pump = async () => {
         try {
-          const reason = JSON.parse(message.data);
-          const final = reason.code === "kicked" || reason.code === "refused" || reason.code === "auth_failed";
-          this.ending = new MoonwireError(reason.code, reason.message, { closeCode: final ? 4004 : 1001 });
-        } catch (_) {}
-      });
-      this.source.onerror = () => {
-        // The browser would retry on its own; Moonwire resumes itself, with its own cursors and backoff.
-        this.source.close();
+          for (;;) {
+            const { value, done } = await reader.read();
+            if (done) break;
+            buffer += decoder.decode(value, { stream: true });
+            let newline;
+            while ((newline = buffer.search(/\r\n|\n|\r/)) >= 0) {
+              const line = buffer.slice(0, newline);
+              buffer = buffer.slice(newline + (buffer.startsWith("\r\n", newline) ? 2 : 1));
+              if (line === "") dispatch();
+              else if (line.startsWith(":")) continue;
+              else {
+                const colon = line.indexOf(":");
+                const field = colon < 0 ? line : line.slice(0, colon);
+                let value = colon < 0 ? "" : line.slice(colon + 1);
+                if (value.startsWith(" ")) value = value.slice(1);
+                if (field === "data") data.push(value);
+                else if (field === "event") eventName = value;
+              }
+            }
+          }
+        } catch (_) {
+          // aborted or network error: handled below
+        }
+        if (this.current !== current) return; // replaced by a rejoin, or closed
         if (!opened) {
-          reject(new MoonwireError("sse_failed", "the event stream could not be opened"));
+          reject(current.ending || new MoonwireError("sse_failed", "the event stream ended before it opened"));
         } else if (!this.closed) {
           this.closed = true;
-          this.callbacks.lost(this.ending || new MoonwireError("closed", "the event stream ended"));
+          this.callbacks.lost(current.ending || new MoonwireError("closed", "the event stream ended"));
         }
       };
+      pump();
     });
+  }
+
+  async open() {
+    const rooms = [...this.client.rooms.keys()];
+    if (rooms.length) await this.stream(rooms);
   }
 
   publish(room, type, data) {
@@ -568,29 +632,44 @@ class EventSourceTransport {
     return this.client.getPresence(room);
   }
 
-  /** Rooms are part of the stream's URL: reopen it with the new set (resuming from the cursors). */
-  async rejoin() {
-    const old = this.source;
-    old.onerror = null;
-    old.close();
-    await this.open();
+  /** Rooms are part of the stream's request: open a stream over the new set, and only then drop the old
+   * one. If the hub refuses the new set, the old stream keeps running and the reason is reported. */
+  async reopen(rooms) {
+    const previous = this.current;
+    if (!rooms.length) {
+      this.current = null;
+      previous?.controller.abort();
+      return;
+    }
+    this.current = null;
+    try {
+      await this.stream(rooms);
+    } catch (error) {
+      this.current = previous;
+      throw error;
+    }
+    previous?.controller.abort();
   }
 
-  join() {
-    return this.rejoin();
+  async join(room) {
+    const rooms = [...this.client.rooms.keys()];
+    try {
+      await this.reopen(rooms);
+    } catch (error) {
+      this.client.rooms.delete(room);
+      throw error;
+    }
   }
 
   leave(room) {
-    this.client.rooms.delete(room);
-    return this.rejoin();
+    return this.reopen([...this.client.rooms.keys()].filter((r) => r !== room));
   }
 
   close() {
     this.closed = true;
-    if (this.source) {
-      this.source.onerror = null;
-      this.source.close();
-    }
+    const current = this.current;
+    this.current = null;
+    current?.controller.abort();
   }
 }
 
@@ -602,6 +681,7 @@ class LongPollTransport {
     this.callbacks = callbacks;
     this.closed = false;
     this.cursor = null;
+    this.waiters = []; // joins and leaves waiting for the next poll over the new room set
   }
 
   async poll(timeout) {
@@ -617,12 +697,13 @@ class LongPollTransport {
         last_message_id: this.cursor ?? client.cursorString(rooms),
         timeout,
       });
-    const response = await fetch(client.url + path, { headers: client.authHeaders(), signal: this.controller.signal });
+    const response = await fetch(client.url + path, { headers: client.authHeaders(), signal: this.controller.signal, cache: "no-store" });
     const body = await response.json().catch(() => null);
     if (!response.ok) {
       const error = body?.error || {};
       throw new MoonwireError(error.code || `http_${response.status}`, error.message || response.statusText, { status: response.status });
     }
+    if (body.user_id) client.identity = body.user_id;
     for (const gap of body.gaps || []) this.callbacks.event(gap);
     for (const message of body.messages || []) this.callbacks.event(message);
     this.cursor = body.last_message_id || null;
@@ -630,24 +711,59 @@ class LongPollTransport {
   }
 
   async open() {
-    await this.poll(0);
+    if (this.client.rooms.size) await this.poll(0);
     this.loop();
   }
 
+  settle(error) {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const waiter of waiters) {
+      if (error) waiter.reject(error);
+      else waiter.resolve();
+    }
+  }
+
   async loop() {
+    let last = null;
     while (!this.closed) {
+      if (!this.client.rooms.size) {
+        this.settle();
+        await new Promise((resolve) => (this.wake = resolve));
+        continue;
+      }
       try {
-        const body = await this.poll(body_has_more(this.last) ? 0 : this.client.pollTimeout);
-        this.last = body;
+        last = await this.poll(this.waiters.length || last?.has_more ? 0 : this.client.pollTimeout);
+        this.settle();
       } catch (error) {
         if (this.closed) return;
         if (error.name === "AbortError") continue; // rooms changed: poll again with the new set
-        const final = error.details?.status === 401 || error.details?.status === 403;
+        const status = error.details?.status;
+        if (this.waiters.length && (status === 403 || status === 429 || status === 400)) {
+          // The hub refused a room just asked for: drop it, report it, go on with the others.
+          for (const waiter of this.waiters) if (waiter.room) this.client.rooms.delete(waiter.room);
+          this.cursor = null;
+          this.settle(error);
+          continue;
+        }
         this.closed = true;
+        const final = status === 401 || status === 403;
         this.callbacks.lost(final ? Object.assign(error, { details: { ...error.details, closeCode: 4001 } }) : error);
         return;
       }
     }
+  }
+
+  /** The change takes effect with the next poll; resolves once the hub answered it. */
+  change(room) {
+    this.cursor = null;
+    const done = new Promise((resolve, reject) => this.waiters.push({ room, resolve, reject }));
+    this.controller?.abort();
+    if (this.wake) {
+      this.wake();
+      this.wake = null;
+    }
+    return done;
   }
 
   publish(room, type, data) {
@@ -658,27 +774,21 @@ class LongPollTransport {
     return this.client.getPresence(room);
   }
 
-  /** The next poll names the new room set; the session joins and leaves accordingly. */
-  join() {
-    this.cursor = null;
-    this.controller?.abort();
-    return Promise.resolve();
+  join(room) {
+    return this.change(room);
   }
 
-  leave() {
-    this.cursor = null;
-    this.controller?.abort();
-    return Promise.resolve();
+  leave(room) {
+    this.client.rooms.delete(room);
+    return this.change(null);
   }
 
   close() {
     this.closed = true;
     this.controller?.abort();
+    if (this.wake) this.wake();
+    this.settle(new MoonwireError("closed", "closed"));
   }
-}
-
-function body_has_more(body) {
-  return !!body?.has_more;
 }
 
 """###

@@ -6,11 +6,17 @@ import NIOCore
 struct ClientLibraryEndpoint: Sendable {
     func register(on router: Router<MoonwireRequestContext>) {
         let body = ByteBuffer(string: MoonwireJS.source)
+        var headers = HTTPFields()
+        headers[.contentType] = "text/javascript; charset=utf-8"
+        headers[.cacheControl] = "no-cache"
+        let fields = headers
         router.get("/moonwire.js") { _, _ -> Response in
-            var headers = HTTPFields()
-            headers[.contentType] = "text/javascript; charset=utf-8"
-            headers[.cacheControl] = "no-cache"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
+            Response(status: .ok, headers: fields, body: .init(byteBuffer: body))
+        }
+        router.head("/moonwire.js") { _, _ -> Response in
+            var head = fields
+            head[.contentLength] = String(body.readableBytes)
+            return Response(status: .ok, headers: head)
         }
     }
 }

@@ -41,6 +41,7 @@ struct LongPollEndpoint: Sendable {
             "messages": .array(result.messages.map { .object($0.pollMessage) }),
             "last_message_id": .string(result.cursor),
             "has_more": .bool(result.hasMore),
+            "user_id": .string(identity.userID),
         ]
         if !result.gaps.isEmpty {
             body["gaps"] = .array(result.gaps.map { .object($0.wireObject) })

@@ -1,0 +1,341 @@
+// The Moonwire notifications example: per-user notifications in the private room user-<id>, with the auth
+// plugin's tokens, delivered over long-polling. Plain ES module; the client is the hub's own /moonwire.js.
+//
+// Query parameters: ?token=TOKEN signs in at once; ?transport=websocket|sse|longpoll (default longpoll).
+import { Moonwire } from "/moonwire.js";
+
+const params = new URLSearchParams(location.search);
+const TRANSPORTS = ["websocket", "sse", "longpoll"];
+const TRANSPORT = TRANSPORTS.includes(params.get("transport")) ? params.get("transport") : "longpoll";
+const TOKEN_KEY = "moonwire-notifications:token";
+const KEY_KEY = "moonwire-notifications:api-key";
+const readKey = (user) => `moonwire-notifications:read:${user}`;
+
+const $ = (id) => document.getElementById(id);
+
+function el(tag, { className, text, data, attrs } = {}, ...children) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  for (const [key, value] of Object.entries(data || {})) node.dataset[key] = value;
+  for (const [key, value] of Object.entries(attrs || {})) node.setAttribute(key, value);
+  for (const child of children) if (child) node.append(child);
+  return node;
+}
+
+function compareIds(a, b) {
+  try {
+    const x = BigInt(a), y = BigInt(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  } catch (_) {
+    return String(a).localeCompare(String(b));
+  }
+}
+
+const state = {
+  hub: null,
+  me: null,
+  items: new Map(), // event_id -> notification event
+  read: new Set(),
+  loaded: false, // past the first answer: what arrives now is new
+  fresh: new Set(), // ids that arrived while the page was open, highlighted once
+  clock: null,
+};
+
+// MARK: signing in
+
+/**
+ * Who the token belongs to. A long-poll answer does not say, so ask the hub once: open an event stream with the
+ * token and read its welcome (`data.user_id`), then close it. This also checks the token, with the hub's reason.
+ */
+async function whoAmI(token) {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), 6000);
+  try {
+    const response = await fetch("/events?plain=1", {
+      headers: { Authorization: `Bearer ${token}`, Accept: "text/event-stream" },
+      signal: controller.signal,
+      cache: "no-store",
+    });
+    if (!response.ok) {
+      const body = await response.json().catch(() => null);
+      throw new Error(body?.error?.message || `the hub answered ${response.status}`);
+    }
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      const lines = buffer.split("\n");
+      buffer = lines.pop();
+      for (const line of lines) {
+        if (!line.startsWith("data:")) continue;
+        try {
+          const event = JSON.parse(line.slice(5));
+          if (typeof event.data?.user_id === "string") return event.data.user_id;
+        } catch (_) {}
+      }
+    }
+    throw new Error("the hub did not say who you are");
+  } catch (error) {
+    if (error.name === "AbortError") throw new Error("the hub did not answer in time");
+    throw error;
+  } finally {
+    clearTimeout(timer);
+    controller.abort();
+  }
+}
+
+async function signIn(token) {
+  token = token.trim();
+  if (!token) return;
+  const button = $("signin-button");
+  button.disabled = true;
+  button.textContent = "Signing in…";
+  showSigninError("");
+  let user;
+  try {
+    user = await whoAmI(token);
+  } catch (error) {
+    showSigninError(`Sign-in failed: ${error.message}`);
+    button.disabled = false;
+    button.textContent = "Sign in";
+    $("token").focus();
+    return;
+  }
+  button.disabled = false;
+  button.textContent = "Sign in";
+  sessionStorage.setItem(TOKEN_KEY, token);
+  start(user, token);
+}
+
+function start(user, token) {
+  state.me = user;
+  state.items.clear();
+  state.fresh.clear();
+  state.loaded = false;
+  try {
+    state.read = new Set(JSON.parse(localStorage.getItem(readKey(user)) || "[]"));
+  } catch (_) {
+    state.read = new Set();
+  }
+
+  const hub = new Moonwire({ token, userId: user, rooms: [`user-${user}`], transport: TRANSPORT });
+  state.hub = hub;
+  hub.on("notification", onNotification);
+  hub.on("status", onStatus);
+
+  $("me").textContent = user;
+  $("avatar").textContent = [...user][0]?.toUpperCase() || "?";
+  if (!$("send-to").value) $("send-to").value = user;
+  $("api-key").value = sessionStorage.getItem(KEY_KEY) || "";
+  $("signin").hidden = true;
+  $("app").hidden = false;
+  render();
+  clearInterval(state.clock);
+  state.clock = setInterval(updateTimes, 30000);
+
+  hub.connect().catch((error) => {
+    signOut();
+    showSigninError(`Could not connect: ${error.message}`);
+  });
+}
+
+function signOut() {
+  state.hub?.close();
+  state.hub = null;
+  clearInterval(state.clock);
+  sessionStorage.removeItem(TOKEN_KEY);
+  $("app").hidden = true;
+  $("signin").hidden = false;
+  $("token").value = "";
+  document.title = "Notifications · Moonwire";
+  history.replaceState(null, "", location.pathname);
+}
+
+function showSigninError(text) {
+  const node = $("signin-error");
+  node.textContent = text;
+  node.hidden = !text;
+}
+
+function onStatus(status) {
+  const node = $("status");
+  node.dataset.state = status.state;
+  node.dataset.transport = status.transport || "";
+  const label = node.querySelector(".label");
+  if (status.state === "open") {
+    label.textContent = `Live · ${status.transport}`;
+    if (!state.loaded) {
+      state.loaded = true;
+      render();
+    }
+  } else if (status.state === "connecting") label.textContent = "Connecting…";
+  else if (status.state === "reconnecting") {
+    const seconds = status.delay ? Math.max(1, Math.round(status.delay / 1000)) : null;
+    label.textContent = seconds ? `Reconnecting in ${seconds} s…` : "Reconnecting…";
+  } else if (status.state === "closed") {
+    label.textContent = "Disconnected";
+    // Refused (a revoked token, a private room that is not ours): back to the sign-in form with the reason.
+    if (status.reason && status.reason !== "closed by the client") {
+      signOut();
+      showSigninError(`Disconnected: ${status.reason}`);
+    }
+  }
+  node.title = status.reason || "";
+}
+
+// MARK: notifications
+
+function onNotification(event) {
+  if (event.room_id !== `user-${state.me}`) return; // (the welcome is a notification too, without a room)
+  if (state.items.has(event.event_id)) return;
+  state.items.set(event.event_id, event);
+  if (state.loaded) {
+    // Arrived while the page was open: highlighted for a few seconds.
+    state.fresh.add(event.event_id);
+    setTimeout(() => {
+      state.fresh.delete(event.event_id);
+      render();
+    }, 5000);
+  }
+  render();
+}
+
+function markRead(ids) {
+  for (const id of ids) state.read.add(id);
+  // Keep what is still shown (the room's history is bounded).
+  const kept = [...state.read].filter((id) => state.items.has(id));
+  localStorage.setItem(readKey(state.me), JSON.stringify(kept));
+  render();
+}
+
+function timeAgo(seconds) {
+  const delta = Date.now() / 1000 - seconds;
+  if (delta < 45) return "just now";
+  if (delta < 3600) return `${Math.round(delta / 60)} min ago`;
+  if (delta < 86400) return `${Math.round(delta / 3600)} h ago`;
+  return new Date(seconds * 1000).toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+}
+
+function updateTimes() {
+  for (const node of document.querySelectorAll("#notifications time[data-at]")) {
+    node.textContent = timeAgo(Number(node.dataset.at));
+  }
+}
+
+function textOf(data, ...keys) {
+  for (const key of keys) if (typeof data?.[key] === "string" && data[key].trim()) return data[key];
+  return "";
+}
+
+function render() {
+  const list = $("notifications");
+  list.replaceChildren();
+  const items = [...state.items.values()].sort((a, b) => compareIds(b.event_id, a.event_id)); // newest first
+  const unread = items.filter((event) => !state.read.has(event.event_id)).length;
+
+  const badge = $("unread");
+  badge.textContent = String(unread);
+  badge.dataset.count = String(unread);
+  badge.classList.toggle("zero", unread === 0);
+  $("mark-all").disabled = unread === 0;
+  document.title = (unread ? `(${unread}) ` : "") + "Notifications · Moonwire";
+
+  if (!items.length) {
+    const empty = el("li", { className: "empty" },
+      el("strong", { text: state.loaded ? "No notifications yet" : "Loading…" }));
+    if (state.loaded) {
+      empty.append(el("p", { text: "They appear here the moment they are sent. Try:" }),
+        el("code", { text: `examples/notifications/notify.sh ${state.me} "Hello ${state.me}"` }));
+    }
+    list.append(empty);
+    return;
+  }
+
+  for (const event of items) {
+    const data = event.data && typeof event.data === "object" ? event.data : { body: String(event.data) };
+    const read = state.read.has(event.event_id);
+    const title = textOf(data, "title", "message", "text") || "Notification";
+    const body = data.title ? textOf(data, "body", "message", "text") : textOf(data, "body");
+    const item = el("li", {
+      className: "notification" + (read ? "" : " unread") + (state.fresh.has(event.event_id) ? " fresh" : ""),
+      data: { id: event.event_id, read: String(read) },
+    });
+    const content = el("div", { className: "content" },
+      el("div", { className: "head" },
+        el("strong", { className: "title", text: title }),
+        el("time", { text: timeAgo(event.timestamp), data: { at: String(event.timestamp) },
+          attrs: { datetime: new Date(event.timestamp * 1000).toISOString(), title: new Date(event.timestamp * 1000).toLocaleString() } })));
+    if (body) content.append(el("p", { className: "body", text: body }));
+    if (event.user_id && event.user_id !== "system") content.append(el("p", { className: "from", text: `from ${event.user_id}` }));
+    item.append(el("span", { className: "marker", attrs: { "aria-hidden": "true" } }), content);
+    if (!read) {
+      const mark = el("button", { className: "mark-read", text: "Mark read", attrs: { type: "button" } });
+      mark.addEventListener("click", (click) => {
+        click.stopPropagation();
+        markRead([event.event_id]);
+      });
+      item.append(mark);
+      item.addEventListener("click", () => markRead([event.event_id]));
+    }
+    list.append(item);
+  }
+}
+
+// MARK: sending (what a backend does, with the API key)
+
+async function sendNotification(submit) {
+  submit.preventDefault();
+  const to = $("send-to").value.trim();
+  const title = $("send-title").value.trim();
+  const body = $("send-body").value.trim();
+  const key = $("api-key").value.trim();
+  const result = $("send-result");
+  if (!to || !title || !key) return;
+  sessionStorage.setItem(KEY_KEY, key);
+  result.className = "send-result";
+  result.textContent = "Sending…";
+  try {
+    const response = await fetch("/api/publish", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${key}` },
+      body: JSON.stringify({ room: `user-${to}`, event_type: "notification", data: { title, body } }),
+    });
+    const answer = await response.json().catch(() => null);
+    if (!response.ok) throw new Error(answer?.error?.message || `the hub answered ${response.status}`);
+    result.classList.add("ok");
+    result.textContent = `Sent to ${to}.`;
+    $("send-title").value = "";
+    $("send-body").value = "";
+  } catch (error) {
+    result.classList.add("failed");
+    result.textContent = `Not sent: ${error.message}`;
+  }
+}
+
+// MARK: wiring
+
+$("signin-form").addEventListener("submit", (submit) => {
+  submit.preventDefault();
+  signIn($("token").value);
+});
+for (const chip of document.querySelectorAll(".demo [data-token]")) {
+  chip.addEventListener("click", () => {
+    $("token").value = chip.dataset.token;
+    signIn(chip.dataset.token);
+  });
+}
+$("signout").addEventListener("click", signOut);
+$("mark-all").addEventListener("click", () => markRead([...state.items.keys()]));
+$("send-form").addEventListener("submit", sendNotification);
+
+const preset = params.get("token") || sessionStorage.getItem(TOKEN_KEY);
+if (preset) {
+  $("token").value = preset;
+  signIn(preset);
+} else {
+  $("token").focus();
+}
