@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine lacks to build, run and test Moonwire.
 #   scripts/install-deps.sh          build + run needs (Lua 5.4 headers, pkg-config)
-#   scripts/install-deps.sh test     also what the test suite uses (Python websockets/aiohttp for the seed clients)
+#   scripts/install-deps.sh test     also what the test suite uses (Python websockets/aiohttp for the seed clients,
+#                                    Chromium and chromedriver for the browser tests)
 set -euo pipefail
 
 need_apt=()
@@ -10,6 +11,9 @@ command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 
 if [ "${1:-}" = "test" ]; then
     command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-pip)
+    # Browser tests drive a real headless Chromium through chromedriver.
+    command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+    command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
 fi
 
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -21,9 +21,26 @@ public struct HubHTTPClient: Sendable {
         return HTTPClient(eventLoopGroupProvider: .shared(MultiThreadedEventLoopGroup.singleton), configuration: configuration)
     }()
 
-    public init(baseURL: String, headers: [(String, String)] = []) {
+    /// The same, but failing at once when a connection cannot be made (instead of retrying for the connect
+    /// timeout): for callers that retry by themselves, like `MoonwireClient`, or report at once, like the CLI.
+    static let failFastClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = .init(connect: .seconds(10), read: nil)
+        configuration.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: 10_000)
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.decompression = .disabled
+        return HTTPClient(eventLoopGroupProvider: .shared(MultiThreadedEventLoopGroup.singleton), configuration: configuration)
+    }()
+
+    /// The client requests go through.
+    let httpClient: HTTPClient
+
+    /// - Parameter retryConnecting: whether a connection that cannot be made is retried (with backoff, for
+    ///   up to 10 s) before the request fails; `false` fails at once.
+    public init(baseURL: String, headers: [(String, String)] = [], retryConnecting: Bool = true) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.headers = headers
+        self.httpClient = retryConnecting ? Self.client : Self.failFastClient
     }
 
     /// A response: status, headers and the body parsed as JSON (`nil` if it is not JSON).
@@ -52,7 +69,7 @@ public struct HubHTTPClient: Sendable {
         } else if let rawBody {
             request.body = .bytes(ByteBuffer(string: rawBody))
         }
-        let response = try await Self.client.execute(request, timeout: .nanoseconds(Int64(timeout.nanoseconds)))
+        let response = try await httpClient.execute(request, timeout: .nanoseconds(Int64(timeout.nanoseconds)))
         let buffer = try await response.body.collect(upTo: 64 << 20)
         let text = String(buffer: buffer)
         return Reply(

@@ -31,7 +31,7 @@ enum HubModule {
                 guard let hub = context.host.hub else { throw LuaCallError("hub.publish: the hub is not running") }
                 let event = Event(type: EventType(type), userID: user, roomID: room, data: data)
                 let publisher = PublisherInfo(connection: nil, transport: .plugin, userID: user, plugin: context.name)
-                context.publishLater(event, from: publisher, on: hub)
+                context.host.publishLater(event, from: publisher, plugin: context.name, on: hub)
                 return [.bool(true)]
             }),
             ("send", { call throws(LuaCallError) in

@@ -16,7 +16,6 @@ final class PluginContext: Sendable {
         var name: String
         var plugin: Plugin?
         var pendingTimers: [PluginTimers.Request] = []
-        var publishes: AsyncStream<(Event, PublisherInfo)>.Continuation?
         var active = false
         init(name: String = "") { self.name = name }
     }
@@ -71,34 +70,4 @@ final class PluginContext: Sendable {
 final class WeakHost: Sendable {
     weak let host: PluginHost?
     init(host: PluginHost) { self.host = host }
-}
-
-extension PluginContext {
-    /// Publishes after the current call, in the order the plugin asked (one queue per plugin version).
-    func publishLater(_ event: Event, from publisher: PublisherInfo, on hub: Hub) {
-        let continuation = state.withLock { state -> AsyncStream<(Event, PublisherInfo)>.Continuation in
-            if let existing = state.publishes { return existing }
-            let (stream, continuation) = AsyncStream<(Event, PublisherInfo)>.makeStream()
-            state.publishes = continuation
-            Task { [weak hub] in
-                for await (event, publisher) in stream {
-                    guard let hub else { return }
-                    do {
-                        _ = try await hub.publish(event, from: publisher, requireKnownType: false)
-                    } catch {
-                        hub.logger.warning(
-                            "plugin publish refused",
-                            metadata: ["plugin": "\(publisher.plugin ?? "")", "room": "\(event.roomID ?? "")", "error": "\(error)"])
-                    }
-                }
-            }
-            return continuation
-        }
-        continuation.yield((event, publisher))
-    }
-
-    /// Ends the publish queue once what is in it has gone out.
-    func finishPublishing() {
-        state.withLock { $0.publishes?.finish() }
-    }
 }

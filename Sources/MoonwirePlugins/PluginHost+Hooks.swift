@@ -235,7 +235,12 @@ extension ConnectRequest {
 extension PublisherInfo {
     /// The publisher as `on_publish` sees it.
     var pluginTable: JSONObject {
-        var table = connection?.pluginTable ?? ["user_id": .string(userID), "roles": .array([]), "metadata": .object([:])]
+        var table = connection?.pluginTable
+            ?? [
+                "user_id": .string(userID),
+                "roles": .array((identity?.roles ?? []).map { .string($0) }),
+                "metadata": .object(identity?.metadata ?? [:]),
+            ]
         table["transport"] = .string(transport.rawValue)
         table["user_id"] = .string(userID)
         table["trusted"] = .bool(trusted)

@@ -114,7 +114,6 @@ extension PluginHost {
             }
             if let failure { throw failure }
             timers.cancelAll(of: old)
-            old.context.finishPublishing()
         } else {
             if let error = runOnLoad(new, saved: takeSavedState(new.name)) { throw error }
             swapSet { PluginSet($0.plugins + [new]) }
@@ -143,13 +142,12 @@ extension PluginHost {
         }
         timers.cancelAll(of: plugin)
         timers.forget(plugin: plugin.name)
-        plugin.context.finishPublishing()
+        finishPublishing(plugin: plugin.name)
     }
 
     /// Drops a version that never became active.
     private func discard(_ plugin: Plugin) {
         _ = plugin.retire { _ in true }
         timers.cancelAll(of: plugin)
-        plugin.context.finishPublishing()
     }
 }

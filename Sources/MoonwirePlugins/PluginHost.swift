@@ -27,6 +27,8 @@ public final class PluginHost: HubHooks {
     /// What unloaded plugins handed over, in case they come back.
     private let savedStates = Mutex<[String: JSONValue]>([:])
     private let reloadCount = Atomic<Int>(0)
+    /// One queue of `hub.publish` calls per plugin name: kept in order across the plugin's versions.
+    private let publishQueues = Mutex<[String: AsyncStream<(Event, PublisherInfo)>.Continuation]>([:])
 
     public init(options: PluginOptions, store: PluginStore = PluginStore(), metricsFactory: any MetricsFactory = NOOPMetricsHandler.instance,
                 logger: Logger = Logger(label: "moonwire.plugins")) {
@@ -39,7 +41,38 @@ public final class PluginHost: HubHooks {
     /// Stops the plugins' timers (called when the hub shuts down; hooks keep answering until then).
     public func stop() {
         timers.stopAll()
-        for plugin in plugins { plugin.context.finishPublishing() }
+        let queues = publishQueues.withLock { queues in
+            defer { queues.removeAll() }
+            return Array(queues.values)
+        }
+        for queue in queues { queue.finish() }
+    }
+
+    /// Publishes after the current call, in the order the plugin asked, across its versions.
+    func publishLater(_ event: Event, from publisher: PublisherInfo, plugin: String, on hub: Hub) {
+        let continuation = publishQueues.withLock { queues -> AsyncStream<(Event, PublisherInfo)>.Continuation in
+            if let existing = queues[plugin] { return existing }
+            let (stream, continuation) = AsyncStream<(Event, PublisherInfo)>.makeStream()
+            queues[plugin] = continuation
+            Task { [weak hub] in
+                for await (event, publisher) in stream {
+                    guard let hub else { return }
+                    do {
+                        _ = try await hub.publish(event, from: publisher, requireKnownType: false)
+                    } catch {
+                        hub.logger.warning(
+                            "plugin publish refused", metadata: ["plugin": "\(plugin)", "room": "\(event.roomID ?? "")", "error": "\(error)"])
+                    }
+                }
+            }
+            return continuation
+        }
+        continuation.yield((event, publisher))
+    }
+
+    /// Ends a plugin's publish queue once what is in it has gone out (the plugin is gone).
+    func finishPublishing(plugin: String) {
+        publishQueues.withLock { $0.removeValue(forKey: plugin) }?.finish()
     }
 
     deinit {

@@ -1,4 +1,5 @@
 import Hummingbird
+import HummingbirdCore
 import HummingbirdWebSocket
 import Logging
 public import MoonwireCore
@@ -6,6 +7,7 @@ public import MoonwirePlugins
 import NIOCore
 import Prometheus
 public import ServiceLifecycle
+public import UnixSignals
 
 /// The Moonwire server: the hub and its HTTP face (WebSocket, SSE, long-poll, the API and `/metrics`)
 /// on one port.
@@ -96,13 +98,12 @@ public struct MoonwireApplication: Sendable {
 
         let app = Application(
             router: router,
-            server: .http1WebSocketUpgrade(
+            server: Self.serverBuilder(
                 webSocketRouter: webSocketRouter,
                 configuration: .init(
                     ws: .init(
                         maxFrameSize: webSocket.hardFrameLimit,
-                        autoPing: .enabled(timePeriod: configuration.webSocketPingInterval)))
-            ),
+                        autoPing: .enabled(timePeriod: configuration.webSocketPingInterval)))),
             configuration: ApplicationConfiguration(
                 address: .hostname(configuration.host, port: configuration.port),
                 serverName: "Moonwire",
@@ -119,6 +120,30 @@ public struct MoonwireApplication: Sendable {
         return services
     }
 
+    /// HTTP/1 with WebSocket upgrades, closing never-used connections on shutdown.
+    static func serverBuilder(
+        webSocketRouter: Router<MoonwireRequestContext>, configuration: HTTP1WebSocketUpgradeChannel.Configuration
+    ) -> HTTPServerBuilder {
+        let webSocketResponder = webSocketRouter.buildResponder()
+        return HTTPServerBuilder { responder in
+            QuiesceClosingChannel(
+                inner: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: configuration))
+        }
+    }
+
+    /// A service group running `services()`; past `server.shutdown_timeout` plus two seconds of graceful
+    /// shutdown, what is left is cancelled.
+    public func serviceGroup(
+        gracefulShutdownSignals: [UnixSignal] = [], onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> ServiceGroup {
+        var group = ServiceGroupConfiguration(
+            services: services(onServerRunning: onServerRunning).map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+            gracefulShutdownSignals: gracefulShutdownSignals,
+            logger: logger)
+        group.maximumGracefulShutdownDuration = configuration.shutdownTimeout + .seconds(2)
+        return ServiceGroup(configuration: group)
+    }
+
     /// Runs until SIGTERM or SIGINT, then shuts down gracefully.
     public func run() async throws {
         let loopback = ["127.0.0.1", "localhost", "::1"].contains(configuration.host)
@@ -126,11 +151,6 @@ public struct MoonwireApplication: Sendable {
             logger.warning(
                 "no server.api_key: /api/*, /trigger and /message are open to anyone who reaches \(configuration.host):\(configuration.port)")
         }
-        let group = ServiceGroup(
-            configuration: .init(
-                services: services().map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger))
-        try await group.run()
+        try await serviceGroup(gracefulShutdownSignals: [.sigterm, .sigint]).run()
     }
 }

@@ -15,6 +15,11 @@
 const TRANSPORTS = ["websocket", "sse", "longpoll"];
 // Close codes after which reconnecting would only be refused again.
 const FINAL_CLOSE_CODES = new Set([4001, 4003, 4004, 1008]);
+// The hub's close codes by name (docs/protocol.md), so errors read the same on every transport.
+const CLOSE_CODES = {
+  1001: "shutdown", 1002: "protocol_error", 1008: "origin_not_allowed", 1009: "frame_too_large", 4001: "auth_failed",
+  4002: "auth_timeout", 4003: "refused", 4004: "kicked", 4008: "slow_consumer", 4009: "heartbeat_timeout",
+};
 
 function isStoredId(id) {
   return typeof id === "string" && /^[0-9]{1,18}$/.test(id);
@@ -50,7 +55,8 @@ export class Moonwire {
    * @param {object} [options.metadata] metadata sent with the WebSocket auth frame
    * @param {string[]} [options.rooms] rooms to join on connect (default ["general"])
    * @param {"auto"|"websocket"|"sse"|"longpoll"} [options.transport] force a transport (default "auto")
-   * @param {number} [options.replay] events replayed when joining a room without a position (default 20)
+   * @param {number} [options.replay] over SSE, events replayed for a room without a position (default 20;
+   *   WebSocket joins get the hub's rooms.replay_on_join, long-poll the room's retained history)
    * @param {number} [options.reconnectMin] first reconnect delay in ms (default 500)
    * @param {number} [options.reconnectMax] longest reconnect delay in ms (default 15000)
    * @param {number} [options.heartbeat] ms between WebSocket heartbeats (default 25000)
@@ -138,7 +144,6 @@ export class Moonwire {
       state.cursor = event.event_id;
       if (this.ownIds.has(event.event_id)) return; // our own, shown when it was sent
     }
-    if (type === "error") this.emit("error", event);
     this.emit(type, event);
     this.emit("*", event);
   }
@@ -236,6 +241,10 @@ export class Moonwire {
     clearTimeout(this.reconnectTimer);
     if (this.active) this.active.close();
     this.active = null;
+    this.attempt = 0;
+    if (this.rejectOpen) this.rejectOpen(new MoonwireError("closed", "closed by the client"));
+    this.opening = null;
+    this.resolveOpen = this.rejectOpen = null;
     this.setState("closed", { reason: "closed by the client" });
   }
 
@@ -275,18 +284,21 @@ export class Moonwire {
   /** Publishes an event to a room; resolves with `{event_id, stored}` once the hub accepted it. With `echo`
    * on, a stored event is also handed to this client's handlers (with `local: true`). */
   async publish(room, type, data = {}) {
-    const result = await this.requireOpen().publish(room, type, data);
-    const id = result?.event_id;
-    if (isStoredId(id)) {
+    const answer = await this.requireOpen().publish(room, type, data);
+    const id = answer?.event_id ?? null;
+    const stored = isStoredId(id);
+    if (stored) {
+      const alreadySeen = this.rooms.has(room) && !newerThan(id, this.rooms.get(room).cursor);
       this.ownIds.set(id, room);
       if (this.ownIds.size > 1000) this.ownIds.delete(this.ownIds.keys().next().value);
-      if (this.echo) {
-        const event = { event_id: id, event_type: type, user_id: this.identity || this.userId, room_id: room, data, timestamp: Date.now() / 1000, local: true };
+      if (this.echo && !alreadySeen) {
+        // The event as the hub stored it (plugins may have changed its data), marked local.
+        const event = { ...(answer.event || { event_id: id, event_type: type, user_id: this.identity || this.userId, room_id: room, data, timestamp: Date.now() / 1000 }), local: true };
         this.emit(type, event);
         this.emit("*", event);
       }
     }
-    return result;
+    return { event_id: id, stored, event: answer?.event ?? null };
   }
 
   /** Shows (or clears) the typing indicator in a room. */
@@ -432,7 +444,7 @@ class WebSocketTransport {
           this.pending.delete(ref);
           if (event.event_type === "error") fail(new MoonwireError(event.data.code, event.data.message, { event }));
           else done(event);
-          if (event.event_type !== "presence") return;
+          return;
         }
         this.callbacks.event(event);
       };
@@ -440,7 +452,7 @@ class WebSocketTransport {
         clearInterval(this.heartbeat);
         for (const { reject: fail } of this.pending.values()) fail(new MoonwireError("disconnected", "connection closed"));
         this.pending.clear();
-        const error = this.refusal || new MoonwireError("closed", close.reason || `closed (${close.code})`, {});
+        const error = this.refusal || new MoonwireError(CLOSE_CODES[close.code] || "closed", close.reason || `closed (${close.code})`, {});
         error.details = { ...(error.details || {}), closeCode: close.code };
         if (!this.opened) {
           reject(error);
@@ -473,7 +485,7 @@ class WebSocketTransport {
 
   async publish(room, type, data) {
     const ack = await this.request({ event_type: type, room_id: room, data });
-    return { event_id: ack.data?.event_id ?? null, stored: !!ack.data?.event_id };
+    return { event_id: ack.data?.event_id ?? null, event: ack.data?.event ?? null };
   }
 
   async join(room) {
@@ -646,14 +658,8 @@ class EventSourceTransport {
     previous?.controller.abort();
   }
 
-  async join(room) {
-    const rooms = [...this.client.rooms.keys()];
-    try {
-      await this.reopen(rooms);
-    } catch (error) {
-      this.client.rooms.delete(room);
-      throw error;
-    }
+  join() {
+    return this.reopen([...this.client.rooms.keys()]);
   }
 
   leave(room) {
@@ -706,7 +712,13 @@ class LongPollTransport {
   }
 
   async open() {
-    if (this.client.rooms.size) await this.poll(0);
+    try {
+      if (this.client.rooms.size) await this.poll(0);
+    } catch (error) {
+      const status = error.details?.status;
+      if (status === 401 || status === 403) error.details = { ...error.details, closeCode: 4001 };
+      throw error;
+    }
     this.loop();
   }
 

@@ -67,16 +67,15 @@ const state = {
   current: null,
   joined: [], // rooms followed, in the order they were joined
   known: new Set(), // rooms the hub told us about (welcome) or that we joined once
-  rooms: new Map(), // room -> { messages, ids, unread, presence, typing }
+  rooms: new Map(), // joined room -> { messages, unread, presence, typing, since }
   typing: { active: false, room: null, lastSent: 0, idleTimer: null },
   presenceTimer: null,
-  pendingJoin: null, // long-poll: a room joined but not yet confirmed by the hub
   noticeTimer: null,
 };
 
 function roomState(name) {
   if (!state.rooms.has(name)) {
-    state.rooms.set(name, { messages: [], ids: new Set(), unread: 0, presence: new Map(), typing: new Map(), since: Date.now() });
+    state.rooms.set(name, { messages: [], unread: 0, presence: new Map(), typing: new Map(), since: Date.now() });
   }
   return state.rooms.get(name);
 }
@@ -110,7 +109,9 @@ function start(name) {
   renderAll();
   $("text").focus();
 
-  hub.connect().catch((error) => showNotice(`Could not connect: ${error.message}`, error.code));
+  hub.connect().catch((error) => {
+    if (error.code !== "closed") showNotice(`Could not connect: ${error.message}`, error.code); // not: signed out meanwhile
+  });
 }
 
 function signOut() {
@@ -127,14 +128,6 @@ function signOut() {
 }
 
 function onStatus(status) {
-  // Over long-poll, join() resolves before the hub has seen the new room; a refusal only shows as the next
-  // poll failing (the connection drops, or closes for good). Undo that join, and carry on without it.
-  const refused = state.pendingJoin;
-  if (refused && (status.state === "reconnecting" || status.state === "closed") && status.reason && status.reason !== "closed by the client") {
-    state.pendingJoin = null;
-    undoJoin(refused, status.reason, status.code);
-    if (status.state === "closed") state.hub?.connect().catch(() => {});
-  }
   const node = $("status");
   node.dataset.state = status.state;
   node.dataset.transport = status.transport || "";
@@ -156,7 +149,7 @@ function onStatus(status) {
   } else if (status.state === "closed") {
     label.textContent = "Disconnected";
     node.title = status.reason || "";
-    if (!refused && status.reason && status.reason !== "closed by the client") showNotice(`Disconnected: ${status.reason}`, status.code, "connection");
+    if (status.reason && status.reason !== "closed by the client") showNotice(`Disconnected: ${status.reason}`, status.code, "connection");
   }
 }
 
@@ -173,50 +166,31 @@ async function joinRoom(name) {
     switchTo(name);
     return;
   }
-  // The private_rooms plugin keeps these for roles and for each user's own notifications: the hub would refuse.
-  if (/^(admin|staff-.*)$/.test(name) || (name.startsWith("user-") && name !== `user-${state.me}`)) {
-    showNotice(`#${name} is a private room: the hub's private_rooms plugin would refuse you.`, "join_refused");
-    return;
-  }
+  // Shown at once; the history the hub replays on the join fills it in (our own messages included).
   state.joined.push(name);
-  state.known.add(name);
-  // What we saw here before leaving stays: moonwire.js never hands a client its own events again, not even
-  // in the history replayed on a new join, so our own messages would be missing otherwise. The replay fills
-  // in the rest (duplicates are dropped by id).
-  const room = roomState(name);
-  room.since = Date.now();
-  switchTo(name);
+  switchTo(name, false); // who is here: asked once the hub has us in the room
   try {
     await state.hub.join(name);
-    if (state.hub.transport === "longpoll") state.pendingJoin = name;
-    if ((await refreshPresence(name)) && state.pendingJoin === name) state.pendingJoin = null; // the hub has us there
+    state.known.add(name);
+    refreshPresence(name);
   } catch (error) {
-    undoJoin(name, error.message, error.code);
-    // Over SSE the refused stream is not replaced by moonwire.js: connect again (resuming where we were).
-    if (state.hub.transport === "sse") {
-      state.hub.close();
-      state.hub.connect().catch(() => {});
-    }
+    // Refused (e.g. the private_rooms plugin: `admin`, `staff-*`, other people's `user-*` rooms), with the
+    // hub's reason; moonwire.js does not follow the room.
+    forgetRoom(name);
+    showNotice(`Could not join #${name}: ${error.message}`, error.code);
+    if (state.current === name) switchTo(state.joined[0] || null);
+    else renderRooms();
   }
 }
 
-/** A join the hub refused: forget the room (moonwire.js would keep it and ask again on every reconnect). */
-function undoJoin(name, reason, code) {
+function forgetRoom(name) {
   state.joined = state.joined.filter((r) => r !== name);
-  state.hub?.rooms.delete(name);
-  showNotice(`Could not join #${name}: ${reason}`, code);
-  if (state.current === name) switchTo(state.joined[0] || null);
-  else renderRooms();
+  state.rooms.get(name)?.typing.forEach((timer) => clearTimeout(timer));
+  state.rooms.delete(name);
 }
 
 async function leaveRoom(name) {
-  if (state.pendingJoin === name) state.pendingJoin = null;
-  state.joined = state.joined.filter((r) => r !== name);
-  const room = roomState(name);
-  room.presence.clear();
-  room.typing.forEach((timer) => clearTimeout(timer));
-  room.typing.clear();
-  room.unread = 0;
+  forgetRoom(name); // a later rejoin starts afresh from the hub's replay
   if (state.current === name) switchTo(state.joined[0] || null);
   else renderRooms();
   try {
@@ -226,31 +200,27 @@ async function leaveRoom(name) {
   }
 }
 
-function switchTo(name) {
+function switchTo(name, askPresence = true) {
   if (state.typing.active) stopTyping();
   state.current = name;
   if (name) roomState(name).unread = 0;
   renderAll();
-  if (name && state.hub?.state === "open") refreshPresence(name);
+  if (name && askPresence && state.hub?.state === "open") refreshPresence(name);
 }
 
 async function refreshPresence(name) {
-  // A join over SSE or long-poll may take a moment to reach the hub: ask again a few times.
-  for (let attempt = 0; attempt < 6; attempt++) {
-    if (!state.hub || !state.joined.includes(name)) return false;
-    try {
-      const users = await state.hub.presence(name);
-      const room = roomState(name);
-      room.presence = new Map(users.map((user) => [user.user_id, user]));
-      if (state.hub?.state === "open") room.presence.set(state.me, room.presence.get(state.me) || { user_id: state.me });
-      if (name === state.current) renderPresence();
-      return true;
-    } catch (error) {
-      if (!["not_in_room", "not_connected", "timeout"].includes(error.code)) return false;
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
+  if (!state.hub || !state.joined.includes(name)) return;
+  let users;
+  try {
+    users = await state.hub.presence(name);
+  } catch (_) {
+    return; // e.g. the connection dropped: asked again when it is back
   }
-  return false;
+  if (!state.joined.includes(name)) return;
+  const room = roomState(name);
+  room.presence = new Map(users.map((user) => [user.user_id, user]));
+  if (state.hub?.state === "open") room.presence.set(state.me, room.presence.get(state.me) || { user_id: state.me });
+  if (name === state.current) renderPresence();
 }
 
 // MARK: incoming events
@@ -259,8 +229,6 @@ function onMessage(event) {
   const name = event.room_id;
   if (!name || !state.joined.includes(name)) return;
   const room = roomState(name);
-  if (room.ids.has(event.event_id)) return; // shown already (e.g. our own echo)
-  room.ids.add(event.event_id);
   const last = room.messages[room.messages.length - 1];
   const inOrder = !last || compareIds(last.event_id, event.event_id) < 0;
   room.messages.push(event);

@@ -316,9 +316,8 @@ new ResizeObserver(scheduleRender).observe(document.querySelector(".charts"));
 
 $("window").textContent = WINDOW % 60 === 0 ? `${WINDOW / 60} minute${WINDOW === 60 ? "" : "s"}` : `${WINDOW} seconds`;
 
-// A viewer name: the hub's WebSocket endpoint needs one (SSE and long-poll would make one up).
-const viewer = `viewer-${Math.random().toString(16).slice(2, 8)}`;
-const hub = new Moonwire({ userId: viewer, rooms: [ROOM], transport: TRANSPORT, replay: REPLAY });
+// No user id: moonwire.js connects as a guest (guest- and random hex digits).
+const hub = new Moonwire({ rooms: [ROOM], transport: TRANSPORT, replay: REPLAY });
 hub.on("stats", addSample);
 hub.on("status", (status) => {
   const node = $("status");

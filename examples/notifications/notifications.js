@@ -44,47 +44,22 @@ const state = {
 
 // MARK: signing in
 
-/**
- * Who the token belongs to. A long-poll answer does not say, so ask the hub once: open an event stream with the
- * token and read its welcome (`data.user_id`), then close it. This also checks the token, with the hub's reason.
- */
+/** Who the token belongs to: the hub's `GET /whoami` authenticates it as it would a connection, so a refused
+ * token comes back with the hub's reason. */
 async function whoAmI(token) {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), 6000);
   try {
-    const response = await fetch("/events?plain=1", {
-      headers: { Authorization: `Bearer ${token}`, Accept: "text/event-stream" },
-      signal: controller.signal,
-      cache: "no-store",
-    });
-    if (!response.ok) {
-      const body = await response.json().catch(() => null);
-      throw new Error(body?.error?.message || `the hub answered ${response.status}`);
-    }
-    const reader = response.body.getReader();
-    const decoder = new TextDecoder();
-    let buffer = "";
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffer += decoder.decode(value, { stream: true });
-      const lines = buffer.split("\n");
-      buffer = lines.pop();
-      for (const line of lines) {
-        if (!line.startsWith("data:")) continue;
-        try {
-          const event = JSON.parse(line.slice(5));
-          if (typeof event.data?.user_id === "string") return event.data.user_id;
-        } catch (_) {}
-      }
-    }
-    throw new Error("the hub did not say who you are");
+    const response = await fetch("/whoami", { headers: { Authorization: `Bearer ${token}` }, signal: controller.signal, cache: "no-store" });
+    const body = await response.json().catch(() => null);
+    if (!response.ok) throw new Error(body?.error?.message || `the hub answered ${response.status}`);
+    if (typeof body?.user_id !== "string") throw new Error("the hub did not say who you are");
+    return body.user_id;
   } catch (error) {
     if (error.name === "AbortError") throw new Error("the hub did not answer in time");
     throw error;
   } finally {
     clearTimeout(timer);
-    controller.abort();
   }
 }
 
@@ -122,7 +97,7 @@ function start(user, token) {
     state.read = new Set();
   }
 
-  const hub = new Moonwire({ token, userId: user, rooms: [`user-${user}`], transport: TRANSPORT });
+  const hub = new Moonwire({ token, rooms: [`user-${user}`], transport: TRANSPORT });
   state.hub = hub;
   hub.on("notification", onNotification);
   hub.on("status", onStatus);
@@ -138,6 +113,7 @@ function start(user, token) {
   state.clock = setInterval(updateTimes, 30000);
 
   hub.connect().catch((error) => {
+    if (error.code === "closed") return; // signed out meanwhile
     signOut();
     showSigninError(`Could not connect: ${error.message}`);
   });

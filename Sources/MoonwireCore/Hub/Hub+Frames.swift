@@ -70,7 +70,7 @@ extension Hub {
             let event = Event(type: frame.type, userID: connection.userID, roomID: frame.roomID, data: frame.data)
             let publisher = PublisherInfo(connection: ConnectionInfo(connection), transport: connection.transport, userID: connection.userID)
             let published = try await publish(event, from: publisher, requireKnownType: true)
-            acknowledge(frame, to: connection, room: frame.roomID, eventID: published.id)
+            acknowledge(frame, to: connection, room: frame.roomID, eventID: published.id, event: published.isStored ? published : nil)
         }
     }
 
@@ -101,10 +101,13 @@ extension Hub {
     }
 
     /// Confirms a frame that carried a `ref`.
-    private func acknowledge(_ frame: ClientFrame, to connection: Connection, room: String?, eventID: EventID?) {
+    /// Confirms a frame that carried a `ref`; for a stored event, with the event as stored (plugins may
+    /// have changed its data).
+    private func acknowledge(_ frame: ClientFrame, to connection: Connection, room: String?, eventID: EventID?, event: Event? = nil) {
         guard let ref = frame.ref else { return }
         var data: JSONObject = ["ref": ref, "event_type": .string(frame.type.rawValue)]
         if let eventID { data["event_id"] = .string(eventID.description) }
+        if let event { data["event"] = .object(event.wireObject) }
         connection.send(Event(type: .ack, userID: Event.systemUser, roomID: room, data: .object(data)))
     }
 

@@ -89,6 +89,8 @@ public struct PublisherInfo: Sendable {
     public var plugin: String?
     /// A server-side caller that presented the API key, or a plugin.
     public var trusted: Bool
+    /// Who an HTTP client authenticated as (roles, metadata), when it published without a connection.
+    public var identity: Identity?
 
     public init(connection: ConnectionInfo?, transport: TransportKind, userID: String, plugin: String? = nil, trusted: Bool = false) {
         self.connection = connection

@@ -2,7 +2,7 @@ import Hummingbird
 import MoonwireCore
 
 /// Endpoints for clients that are not on a WebSocket (SSE and long-poll clients): `POST /publish` sends an
-/// event, `GET /presence?room=R` lists who is in a room. Clients authenticate as on a connection (token or
+/// event, `GET /presence?room=R` lists who is in a room, `GET /whoami` tells who the hub takes the client for. Clients authenticate as on a connection (token or
 /// claimed user id, through the auth hooks) and must be present in the room (a stream or poll session of
 /// theirs follows it). Not gated by the API key: the hooks decide.
 struct ClientEndpoints: Sendable {
@@ -12,6 +12,16 @@ struct ClientEndpoints: Sendable {
     func register(on router: Router<MoonwireRequestContext>) {
         router.post("/publish") { request, context in
             await respond { () throws(HubError) in try await publish(request, context: context) }
+        }
+        router.get("/whoami") { request, context in
+            await respond { () throws(HubError) in
+                let identity = try authenticate(request, claimed: request.query("user_id"), context: context)
+                return HTTPResponses.json([
+                    "user_id": .string(identity.userID),
+                    "roles": .array(identity.roles.map { .string($0) }),
+                    "metadata": .object(identity.metadata),
+                ])
+            }
         }
         router.get("/presence") { request, context in
             await respond { () throws(HubError) in
@@ -55,10 +65,12 @@ struct ClientEndpoints: Sendable {
             connectionInfo = ConnectionInfo(connection)
             event.origin = connection.id
         }
-        let publisher = PublisherInfo(connection: connectionInfo, transport: connectionInfo?.transport ?? .http, userID: identity.userID)
+        var publisher = PublisherInfo(connection: connectionInfo, transport: connectionInfo?.transport ?? .http, userID: identity.userID)
+        publisher.identity = identity
         let published = try await hub.publishFromClient(event, from: publisher)
         var reply: JSONObject = ["status": "sent", "room_id": .string(room), "stored": .bool(published.isStored)]
         reply["event_id"] = published.id.map { .string($0.description) } ?? .null
+        if published.isStored { reply["event"] = .object(published.wireObject) }
         if let ref = body["ref"] { reply["ref"] = ref }
         return HTTPResponses.json(.object(reply))
     }

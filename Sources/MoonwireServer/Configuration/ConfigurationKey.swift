@@ -101,7 +101,7 @@ extension ConfigurationKey {
             current: { "[" + $0.allowedOrigins.map(quoted).joined(separator: ", ") + "]" }),
         ConfigurationKey(
             section: "server", name: "transports",
-            help: "Transports clients may use: \"websocket\", \"sse\", \"longpoll\" (a disabled one answers 404; clients fall back).",
+            help: "Transports clients may use: \"websocket\", \"sse\", \"longpoll\" (a disabled one is refused; clients fall back).",
             kind: .strings,
             apply: { $0.transports = $1.strings },
             current: { "[" + $0.transports.map { "\"\($0)\"" }.joined(separator: ", ") + "]" }),

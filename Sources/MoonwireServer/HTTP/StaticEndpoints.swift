@@ -15,7 +15,8 @@ struct StaticEndpoints: Sendable {
                 WebSocket   ws://HOST:PORT/ws        (first frame: {"user_id": "..."})
                 SSE         GET  /events?rooms=general
                 Long-poll   GET  /poll?client_id=...&last_message_id=...
-                Publish     POST /trigger, POST /message, POST /api/publish
+                Publish     POST /trigger, POST /message, POST /api/publish, POST /publish (clients)
+                Client      GET /moonwire.js (browser client), GET /presence?room=..., GET /whoami
                 API         /api/rooms, /api/stats, /api/plugins, /metrics, /health
 
                 Documentation: docs/protocol.md
