@@ -181,6 +181,7 @@ export class Moonwire {
         this.transport = name;
         this.attempt = 0;
         this.setState("open");
+        this.joinWaiting();
         if (this.resolveOpen) this.resolveOpen(name);
         this.opening = null;
         this.resolveOpen = this.rejectOpen = null;
@@ -259,13 +260,37 @@ export class Moonwire {
    * the room is refused; the client then does not follow it. */
   async join(room) {
     const known = this.rooms.has(room);
+    if (known && !this.rooms.get(room).waiting) {
+      if (this.active) await this.active.join(room);
+      return;
+    }
+    if (!this.active) {
+      // Not connected: the join happens (and is answered) once the connection is back.
+      if (!known) this.rooms.set(room, { cursor: null, waiting: [] });
+      return new Promise((resolve, reject) => this.rooms.get(room).waiting.push({ resolve, reject }));
+    }
     if (!known) this.rooms.set(room, { cursor: null });
-    if (!this.active) return;
     try {
       await this.active.join(room);
     } catch (error) {
-      if (!known) this.rooms.delete(room);
+      this.rooms.delete(room);
       throw error;
+    }
+  }
+
+  /** After (re)connecting: the joins asked for meanwhile, each answered with the hub's verdict. */
+  async joinWaiting() {
+    for (const [room, state] of [...this.rooms.entries()]) {
+      if (!state.waiting) continue;
+      const waiting = state.waiting;
+      delete state.waiting;
+      try {
+        await this.active.join(room);
+        for (const waiter of waiting) waiter.resolve();
+      } catch (error) {
+        this.rooms.delete(room);
+        for (const waiter of waiting) waiter.reject(error);
+      }
     }
   }
 
@@ -281,8 +306,9 @@ export class Moonwire {
     for (const [id, ownRoom] of this.ownIds) if (ownRoom === room) this.ownIds.delete(id);
   }
 
-  /** Publishes an event to a room; resolves with `{event_id, stored}` once the hub accepted it. With `echo`
-   * on, a stored event is also handed to this client's handlers (with `local: true`). */
+  /** Publishes an event to a room; resolves with `{event_id, stored, event}` once the hub accepted it
+   * (`event`: as the hub stored it). With `echo` on, a stored event is also handed to this client's handlers
+   * (with `local: true`), unless it already arrived. */
   async publish(room, type, data = {}) {
     const answer = await this.requireOpen().publish(room, type, data);
     const id = answer?.event_id ?? null;
@@ -317,8 +343,14 @@ export class Moonwire {
     return this.rooms.get(room)?.cursor ?? null;
   }
 
+  /** The rooms the hub has confirmed (or will be asked for on connect); joins asked for while disconnected
+   * wait until the connection is back. */
+  followed() {
+    return [...this.rooms.entries()].filter(([, state]) => !state.waiting).map(([room]) => room);
+  }
+
   /** `room:id,room:id` for the rooms that have a position; a plain id for one room. */
-  cursorString(rooms = [...this.rooms.keys()]) {
+  cursorString(rooms = this.followed()) {
     const known = rooms.filter((room) => this.rooms.get(room)?.cursor);
     if (rooms.length === 1) return known.length ? this.rooms.get(rooms[0]).cursor : null;
     if (!known.length) return null;
@@ -407,13 +439,13 @@ class WebSocketTransport {
       this.socket = socket;
       socket.onopen = () => {
         const since = {};
-        for (const [room, state] of client.rooms) if (state.cursor) since[room] = state.cursor;
+        for (const room of client.followed()) { const cursor = client.cursor(room); if (cursor) since[room] = cursor; }
         socket.send(
           JSON.stringify({
             user_id: client.userId,
             metadata: client.metadata,
             token: client.token,
-            rooms: [...client.rooms.keys()],
+            rooms: client.followed(),
             since,
           }),
         );
@@ -627,7 +659,7 @@ class EventSourceTransport {
   }
 
   async open() {
-    const rooms = [...this.client.rooms.keys()];
+    const rooms = this.client.followed();
     if (rooms.length) await this.stream(rooms);
   }
 
@@ -659,11 +691,11 @@ class EventSourceTransport {
   }
 
   join() {
-    return this.reopen([...this.client.rooms.keys()]);
+    return this.reopen(this.client.followed());
   }
 
   leave(room) {
-    return this.reopen([...this.client.rooms.keys()].filter((r) => r !== room));
+    return this.reopen(this.client.followed().filter((r) => r !== room));
   }
 
   close() {
@@ -687,7 +719,7 @@ class LongPollTransport {
 
   async poll(timeout) {
     const client = this.client;
-    const rooms = [...client.rooms.keys()];
+    const rooms = client.followed();
     this.controller = new AbortController();
     const path =
       "/poll?" +
@@ -713,7 +745,7 @@ class LongPollTransport {
 
   async open() {
     try {
-      if (this.client.rooms.size) await this.poll(0);
+      if (this.client.followed().length) await this.poll(0);
     } catch (error) {
       const status = error.details?.status;
       if (status === 401 || status === 403) error.details = { ...error.details, closeCode: 4001 };
@@ -734,7 +766,7 @@ class LongPollTransport {
   async loop() {
     let last = null;
     while (!this.closed) {
-      if (!this.client.rooms.size) {
+      if (!this.client.followed().length) {
         this.settle();
         await new Promise((resolve) => (this.wake = resolve));
         continue;
@@ -746,11 +778,20 @@ class LongPollTransport {
         if (this.closed) return;
         if (error.name === "AbortError") continue; // rooms changed: poll again with the new set
         const status = error.details?.status;
-        if (this.waiters.length && (status === 403 || status === 429 || status === 400)) {
-          // The hub refused a room just asked for: drop it, report it, go on with the others.
-          for (const waiter of this.waiters) if (waiter.room) this.client.rooms.delete(waiter.room);
+        if (this.waiters.some((waiter) => waiter.room) && (status === 403 || status === 429 || status === 400)) {
+          // The hub refused a room just asked for: drop the rooms being joined, tell those joins why, and go
+          // on with the others (a leave waiting meanwhile is done: that room is no longer polled).
+          const waiters = this.waiters;
+          this.waiters = [];
+          for (const waiter of waiters) {
+            if (waiter.room) {
+              this.client.rooms.delete(waiter.room);
+              waiter.reject(error);
+            } else {
+              waiter.resolve();
+            }
+          }
           this.cursor = null;
-          this.settle(error);
           continue;
         }
         this.closed = true;
