@@ -46,6 +46,7 @@ let package = Package(
         .target(
             name: "MoonwireCore",
             dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

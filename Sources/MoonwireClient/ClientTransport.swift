@@ -17,7 +17,7 @@ protocol ClientTransport: Sendable {
     /// Stops following a room (the client has removed it from its rooms already).
     func leave(_ room: String) async throws
     /// Publishes; returns the id of the stored event, `nil` for an event that is not stored.
-    func publish(room: String, type: String, data: JSONValue) async throws -> EventID?
+    func publish(room: String, type: String, data: JSONValue) async throws -> PublishedEvent
     /// The hub's presence answer for a room (`{"room_id", "users", "count"}`).
     func presence(_ room: String) async throws -> JSONValue
     /// Closes the connection; nothing more is delivered.
@@ -144,4 +144,10 @@ private func percentEncoded(_ text: String) -> String {
         }
     }
     return out
+}
+
+/// What the hub answered to a publish: the id of a stored event, and the event as stored (after plugins).
+struct PublishedEvent: Sendable {
+    var id: EventID?
+    var event: Event?
 }

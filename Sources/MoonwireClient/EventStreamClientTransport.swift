@@ -156,7 +156,7 @@ actor EventStreamClientTransport: ClientTransport {
         try await reopen()
     }
 
-    func publish(room: String, type: String, data: JSONValue) async throws -> EventID? {
+    func publish(room: String, type: String, data: JSONValue) async throws -> PublishedEvent {
         try await HTTPRequests.publish(
             context, user: await context.identity(), room: room, type: type, data: data, connectionID: await context.connectionID())
     }

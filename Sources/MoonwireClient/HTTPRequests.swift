@@ -5,7 +5,7 @@ enum HTTPRequests {
     /// `POST /publish`; the id of the stored event (`nil` when not stored).
     static func publish(
         _ context: TransportContext, user: String?, room: String, type: String, data: JSONValue, connectionID: String?
-    ) async throws -> EventID? {
+    ) async throws -> PublishedEvent {
         var body: JSONObject = ["room": .string(room), "event_type": .string(type), "data": data]
         if let user { body["user_id"] = .string(user) }
         if let connectionID { body["connection_id"] = .string(connectionID) }
@@ -13,7 +13,7 @@ enum HTTPRequests {
         guard let answer = reply.body, answer["status"]?.stringValue == "sent" else {
             throw MoonwireError(code: "bad_reply", message: "unexpected answer to POST /publish: \(reply.text.prefix(200))")
         }
-        return answer["event_id"]?.stringValue.flatMap { EventID($0) }
+        return PublishedEvent(id: answer["event_id"]?.stringValue.flatMap { EventID($0) }, event: answer["event"].flatMap { Event(wire: $0) })
     }
 
     /// `GET /presence?room=…`.

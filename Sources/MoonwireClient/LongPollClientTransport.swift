@@ -170,7 +170,7 @@ actor LongPollClientTransport: ClientTransport {
         restart()
     }
 
-    func publish(room: String, type: String, data: JSONValue) async throws -> EventID? {
+    func publish(room: String, type: String, data: JSONValue) async throws -> PublishedEvent {
         try await HTTPRequests.publish(context, user: identity ?? user, room: room, type: type, data: data, connectionID: nil)
     }
 

@@ -53,17 +53,20 @@ extension MoonwireClient {
     public func publish(room: String, type: String = "message", data: JSONValue = .object([:])) async throws -> EventID? {
         guard phase == .open, let transport = active else { throw MoonwireError.notConnected }
         publishing += 1
-        let id: EventID?
+        let published: PublishedEvent
         do {
-            id = try await transport.publish(room: room, type: type, data: data)
+            published = try await transport.publish(room: room, type: type, data: data)
         } catch {
             publishDone()
             throw MoonwireError.from(error)
         }
+        let id = published.id
         if let id {
             rememberOwn(room, id)
             if options.echo {
-                held.append(.echo(Event(type: EventType(type), userID: identity ?? options.userID ?? "", roomID: room, data: data, id: id)))
+                // The event as the hub stored it (plugins may have changed its data).
+                let echo = published.event ?? Event(type: EventType(type), userID: identity ?? options.userID ?? "", roomID: room, data: data, id: id)
+                held.append(.echo(echo))
             }
         }
         publishDone()

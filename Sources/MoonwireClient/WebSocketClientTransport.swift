@@ -124,7 +124,7 @@ actor WebSocketClientTransport: ClientTransport {
     private func finished(_ session: WebSocketSession) {
         heartbeat?.cancel()
         let close = session.closeCode
-        var error = refusal ?? MoonwireError(code: "closed", message: "the connection closed")
+        var error = refusal ?? MoonwireError(code: close.flatMap { Self.closeCodeNames[$0.code] } ?? "closed", message: "the connection closed")
         if let close {
             error.closeCode = close.code
             if refusal == nil {
@@ -184,9 +184,9 @@ actor WebSocketClientTransport: ClientTransport {
         _ = try await request(["event_type": "user_left", "data": ["room_id": .string(room)]])
     }
 
-    func publish(room: String, type: String, data: JSONValue) async throws -> EventID? {
+    func publish(room: String, type: String, data: JSONValue) async throws -> PublishedEvent {
         let ack = try await request(["event_type": .string(type), "room_id": .string(room), "data": data])
-        return ack.data["event_id"]?.stringValue.flatMap { EventID($0) }
+        return PublishedEvent(id: ack.data["event_id"]?.stringValue.flatMap { EventID($0) }, event: ack.data["event"].flatMap { Event(wire: $0) })
     }
 
     func presence(_ room: String) async throws -> JSONValue {
@@ -207,4 +207,10 @@ actor WebSocketClientTransport: ClientTransport {
         timer.cancel()
         await reader?.value
     }
+
+    /// The hub's close codes by name (docs/protocol.md), so errors read the same on every transport.
+    static let closeCodeNames: [Int: String] = [
+        1001: "shutdown", 1002: "protocol_error", 1008: "origin_not_allowed", 1009: "frame_too_large", 4001: "auth_failed",
+        4002: "auth_timeout", 4003: "refused", 4004: "kicked", 4008: "slow_consumer", 4009: "heartbeat_timeout",
+    ]
 }

@@ -134,10 +134,12 @@ public struct MoonwireApplication: Sendable {
     /// A service group running `services()`; past `server.shutdown_timeout` plus two seconds of graceful
     /// shutdown, what is left is cancelled.
     public func serviceGroup(
-        gracefulShutdownSignals: [UnixSignal] = [], onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+        gracefulShutdownSignals: [UnixSignal] = [], exitDeadline: Bool = false, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> ServiceGroup {
+        var all = services(onServerRunning: onServerRunning)
+        if exitDeadline { all.append(ExitDeadline(after: configuration.shutdownTimeout + .seconds(5), logger: logger)) }
         var group = ServiceGroupConfiguration(
-            services: services(onServerRunning: onServerRunning).map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+            services: all.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
             gracefulShutdownSignals: gracefulShutdownSignals,
             logger: logger)
         group.maximumGracefulShutdownDuration = configuration.shutdownTimeout + .seconds(2)
@@ -151,6 +153,6 @@ public struct MoonwireApplication: Sendable {
             logger.warning(
                 "no server.api_key: /api/*, /trigger and /message are open to anyone who reaches \(configuration.host):\(configuration.port)")
         }
-        try await serviceGroup(gracefulShutdownSignals: [.sigterm, .sigint]).run()
+        try await serviceGroup(gracefulShutdownSignals: [.sigterm, .sigint], exitDeadline: true).run()
     }
 }

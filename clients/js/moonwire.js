@@ -82,6 +82,8 @@ export class Moonwire {
     /** Ids of events this client published (with their room): shown once, as the echo, not again when a
      * replay brings them. */
     this.ownIds = new Map();
+    /** Ids recently handed to handlers (so an own event that came before its publish answer is not echoed). */
+    this.delivered = new Set();
 
     /** Rooms followed, with the last stored event id seen in each. */
     this.rooms = new Map();
@@ -92,6 +94,7 @@ export class Moonwire {
     this.state = "idle"; // idle, connecting, open, reconnecting, closed
     this.connectionId = null;
     this.active = null; // the transport object
+    this.epoch = 0; // bumped by close(): attempts of an older epoch give up
     this.attempt = 0;
     this.closedByUser = false;
     this.reconnectTimer = null;
@@ -143,6 +146,8 @@ export class Moonwire {
       if (!newerThan(event.event_id, state.cursor)) return; // seen already: exactly once
       state.cursor = event.event_id;
       if (this.ownIds.has(event.event_id)) return; // our own, shown when it was sent
+      this.delivered.add(event.event_id);
+      if (this.delivered.size > 2000) this.delivered.delete(this.delivered.values().next().value);
     }
     this.emit(type, event);
     this.emit("*", event);
@@ -165,15 +170,16 @@ export class Moonwire {
   }
 
   async open() {
+    const epoch = this.epoch; // a close() or a newer open() makes this attempt stale
     this.setState(this.attempt === 0 ? "connecting" : "reconnecting", { attempt: this.attempt });
     const order = this.preferred === "auto" ? TRANSPORTS : [this.preferred];
     let lastError = null;
     for (const name of order) {
-      if (this.closedByUser) return;
+      if (this.closedByUser || epoch !== this.epoch) return;
       const transport = this.makeTransport(name);
       try {
         await withTimeout(transport.open(), this.openTimeout, `${name} did not open in time`);
-        if (this.closedByUser) {
+        if (this.closedByUser || epoch !== this.epoch) {
           transport.close();
           return;
         }
@@ -188,6 +194,7 @@ export class Moonwire {
         return;
       } catch (error) {
         transport.close();
+        if (epoch !== this.epoch) return;
         lastError = error;
         if (error instanceof MoonwireError && FINAL_CLOSE_CODES.has(error.details?.closeCode)) {
           this.fail(error);
@@ -220,6 +227,11 @@ export class Moonwire {
   }
 
   fail(error) {
+    for (const [room, state] of [...this.rooms.entries()]) {
+      if (!state.waiting) continue;
+      this.rooms.delete(room);
+      for (const waiter of state.waiting) waiter.reject(error);
+    }
     this.setState("closed", { reason: error.message, code: error.code });
     if (this.rejectOpen) this.rejectOpen(error);
     this.opening = null;
@@ -239,7 +251,13 @@ export class Moonwire {
   /** Closes the connection for good. */
   close() {
     this.closedByUser = true;
+    this.epoch += 1;
     clearTimeout(this.reconnectTimer);
+    for (const [room, state] of [...this.rooms.entries()]) {
+      if (!state.waiting) continue;
+      this.rooms.delete(room);
+      for (const waiter of state.waiting) waiter.reject(new MoonwireError("closed", "closed by the client"));
+    }
     if (this.active) this.active.close();
     this.active = null;
     this.attempt = 0;
@@ -282,14 +300,16 @@ export class Moonwire {
   async joinWaiting() {
     for (const [room, state] of [...this.rooms.entries()]) {
       if (!state.waiting) continue;
+      const active = this.active;
+      if (!active) return; // dropped again: the rest wait for the next connection
       const waiting = state.waiting;
       delete state.waiting;
       try {
-        await this.active.join(room);
+        await active.join(room);
         for (const waiter of waiting) waiter.resolve();
       } catch (error) {
         this.rooms.delete(room);
-        for (const waiter of waiting) waiter.reject(error);
+        for (const waiter of waiting) waiter.reject(error instanceof MoonwireError ? error : new MoonwireError("disconnected", String(error)));
       }
     }
   }
@@ -314,7 +334,7 @@ export class Moonwire {
     const id = answer?.event_id ?? null;
     const stored = isStoredId(id);
     if (stored) {
-      const alreadySeen = this.rooms.has(room) && !newerThan(id, this.rooms.get(room).cursor);
+      const alreadySeen = this.delivered.has(id);
       this.ownIds.set(id, room);
       if (this.ownIds.size > 1000) this.ownIds.delete(this.ownIds.keys().next().value);
       if (this.echo && !alreadySeen) {
@@ -783,15 +803,26 @@ class LongPollTransport {
           // on with the others (a leave waiting meanwhile is done: that room is no longer polled).
           const waiters = this.waiters;
           this.waiters = [];
-          for (const waiter of waiters) {
-            if (waiter.room) {
-              this.client.rooms.delete(waiter.room);
-              waiter.reject(error);
-            } else {
-              waiter.resolve();
-            }
-          }
+          const joins = waiters.filter((waiter) => waiter.room);
+          for (const waiter of waiters) if (!waiter.room) waiter.resolve();
+          for (const waiter of joins) this.client.rooms.delete(waiter.room);
           this.cursor = null;
+          if (joins.length === 1) {
+            joins[0].reject(error);
+          } else {
+            // Several rooms were asked for in one poll: ask for them one at a time to learn which is refused.
+            (async () => {
+              for (const waiter of joins) {
+                this.client.rooms.set(waiter.room, { cursor: null });
+                try {
+                  await this.change(waiter.room);
+                  waiter.resolve();
+                } catch (refusal) {
+                  waiter.reject(refusal);
+                }
+              }
+            })();
+          }
           continue;
         }
         this.closed = true;

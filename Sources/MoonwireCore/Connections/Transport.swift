@@ -1,3 +1,5 @@
+import NIOCore
+
 /// What a streaming transport (WebSocket, SSE) provides to deliver a connection's outbound queue.
 ///
 /// The hub never writes to a transport directly: it queues events on the `Connection`, and
@@ -17,16 +19,17 @@ public enum OutboundItem: Sendable {
     case keepAlive
 }
 
-/// An event with its wire JSON, encoded once per event rather than once per recipient.
+/// An event with its wire JSON, encoded once per event rather than once per recipient. The buffer is
+/// shared (copy-on-write) by every transport that sends it, so a fan-out copies no bytes.
 public final class EncodedEvent: Sendable {
     public let event: Event
-    public let json: [UInt8]
+    public let json: ByteBuffer
 
     public init(_ event: Event) {
         self.event = event
-        self.json = event.jsonBytes
+        self.json = ByteBuffer(bytes: event.jsonBytes)
     }
 
     /// Bytes this item holds in a queue.
-    var queuedSize: Int { json.count + 64 }
+    var queuedSize: Int { json.readableBytes + 64 }
 }

@@ -100,7 +100,6 @@ extension Hub {
         }
     }
 
-    /// Confirms a frame that carried a `ref`.
     /// Confirms a frame that carried a `ref`; for a stored event, with the event as stored (plugins may
     /// have changed its data).
     private func acknowledge(_ frame: ClientFrame, to connection: Connection, room: String?, eventID: EventID?, event: Event? = nil) {

@@ -24,7 +24,7 @@ struct SSETransport: Transport {
                 if !id.isEmpty { buffer.writeString("id: \(id)\n") }
                 if !plain { buffer.writeString("event: \(event.type.rawValue)\n") }
                 buffer.writeString("data: ")
-                buffer.writeBytes(encoded.json)
+                buffer.writeImmutableBuffer(encoded.json)
                 buffer.writeString("\n\n")
             }
         }

@@ -113,7 +113,7 @@ struct WebSocketEndpoint: Sendable {
         let reader = MessageReader(iterator: messages)
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
-                var transport = WebSocketTransport(outbound: outbound)
+                var transport = WebSocketTransport(outbound: outbound, channel: channel)
                 await hub.serve(connection, over: &transport)
             }
             group.addTask {

@@ -4,14 +4,29 @@ import NIOCore
 import NIOWebSocket
 
 /// Delivers a connection's queue as WebSocket text frames; closes with the reason's close code.
+///
+/// A batch is written straight onto the connection's channel in one event-loop hop with one flush, and the
+/// write is awaited: the socket's backpressure holds the pump (and the connection's bounded queue fills)
+/// instead of piling frames up in memory. Each frame shares the event's encoded buffer: no copy per recipient.
 struct WebSocketTransport: Transport {
     let outbound: WebSocketOutboundWriter
+    let channel: any Channel
 
     mutating func write(_ items: [OutboundItem]) async throws {
+        var frames: [WebSocketFrame] = []
+        frames.reserveCapacity(items.count)
         for item in items {
-            guard case .event(let encoded) = item else { continue }
-            try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(bytes: encoded.json))))
+            if case .event(let encoded) = item { frames.append(WebSocketFrame(fin: true, opcode: .text, data: encoded.json)) }
         }
+        guard let last = frames.last else { return }
+        let channel = self.channel
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        let batch = frames
+        channel.eventLoop.execute {
+            for frame in batch.dropLast() { channel.write(frame, promise: nil) }
+            channel.writeAndFlush(last, promise: written)
+        }
+        try await written.futureResult.get()
     }
 
     mutating func close(_ reason: DisconnectReason) async {
