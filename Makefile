@@ -26,8 +26,13 @@ test: test-deps
 	$(SWIFT) build --build-tests
 	$(MAKE) test-swift test-seed test-cli
 
+# Two rounds: the suites that start their own processes (hub nodes, redis-server, load generator)
+# run after the rest, so that timing-sensitive tests do not compete with them for the two cores.
+PROCESS_SUITES = ClusterTests|RedisBrokerTests|BrokerConformanceTests|DurableHistoryTests|BenchSmokeTests
+
 test-swift:
-	$(SWIFT) test --skip-build
+	$(SWIFT) test --skip-build --skip '$(PROCESS_SUITES)'
+	$(SWIFT) test --skip-build --filter '$(PROCESS_SUITES)'
 
 # The seed document's own Python clients, unchanged, against a live hub.
 test-seed:
@@ -49,3 +54,10 @@ example-chat example-dashboard example-notifications: example-%: build
 
 clean:
 	rm -rf .build
+
+# Load tests (docs/performance.md): release build, loopback only, bounded in time.
+#   make bench-vs-nchan   the fan-out scenarios against Moonwire and Nchan (installed if missing), one table
+#                         with the ratios (settings: DURATION, SUBSCRIBERS, TRANSPORTS, PAYLOADS, MODES, ...)
+.PHONY: bench-vs-nchan
+bench-vs-nchan: deps
+	SWIFT="$(SWIFT)" scripts/bench-vs-nchan.sh

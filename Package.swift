@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "MoonwireCore", targets: ["MoonwireCore"]),
         .library(name: "MoonwireServer", targets: ["MoonwireServer"]),
         .library(name: "MoonwireClient", targets: ["MoonwireClient"]),
+        .library(name: "MoonwireBench", targets: ["MoonwireBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
@@ -24,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", exact: "0.2.0"),
+        .package(url: "https://github.com/vapor/sqlite-nio", from: "1.13.2"),
     ],
     targets: [
         // Lua 5.4 from the system (Debian: liblua5.4-dev).
@@ -52,6 +55,28 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The Redis broker for several nodes, on a small RESP2 client of its own over SwiftNIO.
+        .target(
+            name: "MoonwireRedis",
+            dependencies: [
+                "MoonwireCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ]
+        ),
+        // The embedded broker with history in a SQLite file.
+        .target(
+            name: "MoonwireSQLite",
+            dependencies: [
+                "MoonwireCore",
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The plugin host: loading, the hook chain, the `hub` Lua module, the store, timers, hot reload.
         .target(
             name: "MoonwirePlugins",
@@ -71,6 +96,8 @@ let package = Package(
             dependencies: [
                 "MoonwireCore",
                 "MoonwirePlugins",
+                "MoonwireRedis",
+                "MoonwireSQLite",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -91,11 +118,24 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
         ),
+        // `moonwire bench`: the load generator (SwiftNIO clients for the three transports, HdrHistogram latency).
+        .target(
+            name: "MoonwireBench",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
         .executableTarget(
             name: "moonwire",
             dependencies: [
                 "MoonwireServer",
                 "MoonwireClient",
+                "MoonwireBench",
                 "CLua",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
@@ -119,6 +159,9 @@ let package = Package(
                 "MoonwireServer",
                 "MoonwireClient",
                 "MoonwirePlugins",
+                "MoonwireBench",
+                "MoonwireRedis",
+                "MoonwireSQLite",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]

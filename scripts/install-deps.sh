@@ -2,7 +2,8 @@
 # Installs what a fresh Debian machine lacks to build, run and test Moonwire.
 #   scripts/install-deps.sh          build + run needs (Lua 5.4 headers, pkg-config)
 #   scripts/install-deps.sh test     also what the test suite uses (Python websockets/aiohttp for the seed clients,
-#                                    Chromium and chromedriver for the browser tests)
+#                                    Chromium and chromedriver for the browser tests, redis-server for the
+#                                    Redis broker and multi-node tests, which start their own on a free port)
 set -euo pipefail
 
 need_apt=()
@@ -14,6 +15,7 @@ if [ "${1:-}" = "test" ]; then
     # Browser tests drive a real headless Chromium through chromedriver.
     command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
     command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
+    command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 fi
 
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -41,7 +41,7 @@ extension MoonwireClient {
         public var reconnectMax: Duration
         /// How often a WebSocket sends the hub's application heartbeat. The hub closes silent connections
         /// after its `heartbeat.timeout` (default 60 s, told in the welcome); the client beats at least
-        /// twice within it, whatever this says.
+        /// three times within it, whatever this says.
         public var heartbeat: Duration
         /// How long one long-poll waits for events.
         public var pollTimeout: Duration

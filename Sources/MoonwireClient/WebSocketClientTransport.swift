@@ -64,7 +64,7 @@ actor WebSocketClientTransport: ClientTransport {
         }
         // Often enough for the hub's timeout, whatever the option says.
         var interval = context.options.heartbeat
-        if let timeout = hubHeartbeatTimeout, timeout > .zero { interval = min(interval, timeout / 2) }
+        if let timeout = hubHeartbeatTimeout, timeout > .zero { interval = min(interval, timeout / 3) }
         heartbeat = Task { [weak session] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: interval)

@@ -111,30 +111,40 @@ enum HubModule {
 
     private static func storage(_ context: PluginContext) -> [(String, LuaHostFunction)] {
         let store = context.host.store
+        /// A store failure (Redis unreachable) is a Lua error in the calling plugin.
+        func attempt<T>(_ name: String, _ body: () throws -> T) throws(LuaCallError) -> T {
+            do {
+                return try body()
+            } catch {
+                throw LuaCallError("hub.\(name): \(error)")
+            }
+        }
         return [
             ("store.get", { call throws(LuaCallError) in
-                guard let value = store.get(context.name, try call.string(1)) else { return [] }
+                let key = try call.string(1)
+                guard let value = try attempt("store.get", { try store.get(context.name, key) }) else { return [] }
                 return [.json(value)]
             }),
             ("store.set", { call throws(LuaCallError) in
                 let key = try call.string(1)
                 let value = call.isNil(2) ? nil : try call.json(2)
                 let ttl = call.isNil(3) ? nil : try call.number(3)
-                store.set(context.name, key, value, ttl: ttl)
+                try attempt("store.set", { try store.set(context.name, key, value, ttl: ttl) })
                 return []
             }),
             ("store.delete", { call throws(LuaCallError) in
-                store.set(context.name, try call.string(1), nil)
+                let key = try call.string(1)
+                try attempt("store.delete", { try store.set(context.name, key, nil, ttl: nil) })
                 return []
             }),
             ("store.incr", { call throws(LuaCallError) in
                 let key = try call.string(1)
                 let by = call.isNil(2) ? 1 : try call.number(2)
                 let ttl = call.isNil(3) ? nil : try call.number(3)
-                return [.json(store.increment(context.name, key, by: by, ttl: ttl))]
+                return [.json(try attempt("store.incr", { try store.increment(context.name, key, by: by, ttl: ttl) }))]
             }),
             ("store.keys", { _ throws(LuaCallError) in
-                [.json(.array(store.keys(context.name).map { .string($0) }))]
+                [.json(.array(try attempt("store.keys", { try store.keys(context.name) }).map { .string($0) }))]
             }),
         ]
     }

@@ -16,7 +16,7 @@ import Synchronization
 public final class PluginHost: HubHooks {
     public let options: PluginOptions
     let logger: Logger
-    let store: PluginStore
+    let store: any PluginKeyValueStore
     let timers = PluginTimers()
     let metricsFactory: any MetricsFactory
     private let hubReference = Mutex<WeakHub>(WeakHub())
@@ -30,7 +30,7 @@ public final class PluginHost: HubHooks {
     /// One queue of `hub.publish` calls per plugin name: kept in order across the plugin's versions.
     private let publishQueues = Mutex<[String: AsyncStream<(Event, PublisherInfo)>.Continuation]>([:])
 
-    public init(options: PluginOptions, store: PluginStore = PluginStore(), metricsFactory: any MetricsFactory = NOOPMetricsHandler.instance,
+    public init(options: PluginOptions, store: any PluginKeyValueStore = PluginStore(), metricsFactory: any MetricsFactory = NOOPMetricsHandler.instance,
                 logger: Logger = Logger(label: "moonwire.plugins")) {
         self.options = options
         self.store = store

@@ -2,8 +2,35 @@ import MoonwireCore
 import Synchronization
 
 /// The key-value store plugins reach as `hub.store`: one namespace per plugin, kept by the hub across
-/// reloads. Values are JSON-like; a key may expire.
-public final class PluginStore: Sendable {
+/// reloads. Values are JSON-like; a key may expire (`ttl` in seconds).
+///
+/// Calls are synchronous (plugin hooks are): an implementation backed by a server may block the calling
+/// thread briefly, never an event loop the server's own replies need.
+public protocol PluginKeyValueStore: Sendable {
+    /// The value of `key`, or `nil` when it is missing or expired.
+    func get(_ plugin: String, _ key: String) throws -> JSONValue?
+    /// Sets a value (`nil` or JSON null deletes the key); `ttl` in seconds makes it expire.
+    func set(_ plugin: String, _ key: String, _ value: JSONValue?, ttl: Double?) throws
+    /// Adds `delta` to a number (absent counts as 0) and returns the new value; `ttl` applies when the key is new.
+    func increment(_ plugin: String, _ key: String, by delta: Double, ttl: Double?) throws -> JSONValue
+    /// The plugin's live keys, sorted.
+    func keys(_ plugin: String) throws -> [String]
+    /// Drops expired entries, where the store has to do it itself.
+    func purgeExpired()
+}
+
+extension PluginKeyValueStore {
+    public func set(_ plugin: String, _ key: String, _ value: JSONValue?) throws {
+        try set(plugin, key, value, ttl: nil)
+    }
+
+    public func increment(_ plugin: String, _ key: String, by delta: Double) throws -> JSONValue {
+        try increment(plugin, key, by: delta, ttl: nil)
+    }
+}
+
+/// The store in this process (one node; the Redis broker brings a shared one).
+public final class PluginStore: PluginKeyValueStore {
     private struct Entry {
         var value: JSONValue
         var expires: UInt64?
@@ -13,7 +40,11 @@ public final class PluginStore: Sendable {
 
     public init() {}
 
-    public func get(_ plugin: String, _ key: String, now: UInt64 = MonotonicClock.nanoseconds()) -> JSONValue? {
+    public func get(_ plugin: String, _ key: String) -> JSONValue? {
+        get(plugin, key, now: MonotonicClock.nanoseconds())
+    }
+
+    public func get(_ plugin: String, _ key: String, now: UInt64) -> JSONValue? {
         namespaces.withLock { namespaces in
             guard let entry = namespaces[plugin]?[key] else { return nil }
             if let expires = entry.expires, expires <= now {

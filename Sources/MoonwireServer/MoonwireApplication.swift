@@ -1,9 +1,12 @@
 import Hummingbird
 import HummingbirdCore
 import HummingbirdWebSocket
+import CoreMetrics
 import Logging
 public import MoonwireCore
 public import MoonwirePlugins
+import MoonwireRedis
+import MoonwireSQLite
 import NIOCore
 import Prometheus
 public import ServiceLifecycle
@@ -28,6 +31,48 @@ public struct MoonwireApplication: Sendable {
     ///   - broker: where history and fan-out live (in memory by default).
     ///   - hooks: hooks to use instead of the Lua plugin host.
     public init(configuration: ServerConfiguration, broker: (any Broker)? = nil, hooks: (any HubHooks)? = nil, logger: Logger? = nil) {
+        self.init(
+            configuration: configuration,
+            makeBroker: { _, _ in
+                broker ?? MemoryBroker(historySize: configuration.hub.historySize, maxAge: configuration.historyMaxAge.nonZero)
+            },
+            hooks: hooks, logger: logger)
+    }
+
+    /// Builds the application with the broker `broker.url` names (opening the SQLite file, or starting to
+    /// connect to Redis).
+    public static func make(configuration: ServerConfiguration, hooks: (any HubHooks)? = nil, logger: Logger? = nil) async throws
+        -> MoonwireApplication
+    {
+        var brokerLogger = logger ?? Logger(label: "moonwire")
+        brokerLogger.logLevel = configuration.logLevel
+        brokerLogger[metadataKey: "component"] = "broker"
+        switch try BrokerChoice(configuration) {
+        case .memory:
+            return MoonwireApplication(configuration: configuration, hooks: hooks, logger: logger)
+        case .sqlite(let path):
+            var options = SQLiteBroker.Options(path: path)
+            options.historySize = configuration.hub.historySize
+            options.maxAge = configuration.historyMaxAge.nonZero
+            let broker = try await SQLiteBroker.open(options: options, logger: brokerLogger)
+            return MoonwireApplication(configuration: configuration, broker: broker, hooks: hooks, logger: logger)
+        case .redis(let endpoint):
+            var options = RedisBroker.Options(endpoint: endpoint)
+            options.keyPrefix = configuration.redisKeyPrefix
+            options.historySize = configuration.hub.historySize
+            options.maxAge = configuration.historyMaxAge.nonZero
+            options.presenceTTL = configuration.presenceTTL
+            return MoonwireApplication(
+                configuration: configuration,
+                makeBroker: { factory, _ in RedisBroker(options: options, logger: brokerLogger, metricsFactory: factory) },
+                hooks: hooks, logger: logger)
+        }
+    }
+
+    init(
+        configuration: ServerConfiguration, makeBroker: (any MetricsFactory, Logger) -> any Broker, hooks: (any HubHooks)?,
+        logger: Logger?
+    ) {
         var logger = logger ?? Logger(label: "moonwire")
         logger.logLevel = configuration.logLevel
         let registry = PrometheusCollectorRegistry()
@@ -35,6 +80,10 @@ public struct MoonwireApplication: Sendable {
         self.configuration = configuration
         self.registry = registry
         self.logger = logger
+        let broker = makeBroker(factory, logger)
+        // With Redis, `hub.store` is shared by every node too.
+        let store: any PluginKeyValueStore =
+            (broker as? RedisBroker).map { RedisPluginStore(client: $0.blocking, keys: $0.keys) } ?? PluginStore()
         var host: PluginHost?
         if hooks == nil, !configuration.pluginsDirectory.isEmpty {
             var pluginLogger = logger
@@ -47,12 +96,12 @@ public struct MoonwireApplication: Sendable {
                     watch: configuration.pluginWatch,
                     watchInterval: configuration.pluginWatchInterval,
                     settings: configuration.pluginSettings),
-                metricsFactory: factory, logger: pluginLogger)
+                store: store, metricsFactory: factory, logger: pluginLogger)
         }
         self.plugins = host
         self.hub = Hub(
             configuration: configuration.hub,
-            broker: broker ?? MemoryBroker(historySize: configuration.hub.historySize),
+            broker: broker,
             hooks: hooks ?? host ?? NoHooks(),
             statistics: HubStatistics(factory: factory),
             logger: logger)
@@ -155,4 +204,9 @@ public struct MoonwireApplication: Sendable {
         }
         try await serviceGroup(gracefulShutdownSignals: [.sigterm, .sigint], exitDeadline: true).run()
     }
+}
+
+extension Duration {
+    /// `nil` for zero (a setting that is off).
+    var nonZero: Duration? { self > .zero ? self : nil }
 }

@@ -32,6 +32,15 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("plugins"), help: "Directory of Lua plugins.")
     var pluginsDirectory: String?
 
+    @Option(name: .customLong("broker"), help: "memory, sqlite:PATH (history kept in a file) or redis://HOST:PORT[/DB] (several nodes as one hub).")
+    var broker: String?
+
+    @Option(name: .customLong("history-max-age"), help: "Seconds an event stays in room history at most (0: no limit).")
+    var historyMaxAge: Double?
+
+    @Option(name: .customLong("presence-ttl"), help: "Redis: seconds after which a vanished node's users are announced as left.")
+    var presenceTTL: Double?
+
     @Option(name: .customLong("set"), help: "Override one key: --set rooms.history_size=500 (repeatable).")
     var overrides: [String] = []
 
@@ -48,7 +57,13 @@ struct ServeCommand: AsyncParsableCommand {
             handler.logLevel = configuration.logLevel
             return handler
         }
-        let app = MoonwireApplication(configuration: configuration)
+        let app: MoonwireApplication
+        do {
+            app = try await MoonwireApplication.make(configuration: configuration)
+        } catch {
+            FileHandle.standardError.write(Data("moonwire: cannot start the broker (\(configuration.brokerURL)): \(error)\n".utf8))
+            throw ExitCode(2)
+        }
         if let report = app.loadPlugins(), !report.succeeded {
             for failure in report.failed {
                 FileHandle.standardError.write(Data("moonwire: \(failure.message)\n".utf8))
@@ -82,6 +97,9 @@ struct ServeCommand: AsyncParsableCommand {
         if let apiKey { flags.append("server.api_key=\(apiKey)") }
         if let logLevel { flags.append("log.level=\(logLevel)") }
         if let pluginsDirectory { flags.append("plugins.directory=\(pluginsDirectory)") }
+        if let broker { flags.append("broker.url=\(broker)") }
+        if let historyMaxAge { flags.append("broker.history_max_age=\(historyMaxAge)") }
+        if let presenceTTL { flags.append("broker.presence_ttl=\(presenceTTL)") }
         for flag in flags {
             try ConfigurationLoader.apply(override: flag, to: &configuration)
         }

@@ -12,7 +12,7 @@ import Testing
             settings: ["probe": settings])
         let report = fixture.reload()
         if let failure = report.failed.first { throw LuaCallError(failure.message) }
-        return fixture.host.store.get("probe", "result")
+        return try fixture.host.store.get("probe", "result")
     }
 
     @Test func jsonRoundTrip() throws {

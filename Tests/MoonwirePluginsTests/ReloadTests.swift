@@ -72,13 +72,13 @@ import Testing
         let alice = try await fixture.connect("alice")
         #expect(await fixture.send(alice, "ping", data: [:]) == nil)
         try await Task.sleep(for: .milliseconds(300))
-        #expect((fixture.host.store.get("ticker", "ticks")?.intValue ?? 0) > 0)
+        #expect((try fixture.host.store.get("ticker", "ticks")?.intValue ?? 0) > 0)
         fixture.remove("ticker.lua")
         #expect(fixture.reload().unloaded == ["ticker"])
         #expect(fixture.host.timers.count(of: "ticker") == 0)
-        let ticks = fixture.host.store.get("ticker", "ticks")
+        let ticks = try fixture.host.store.get("ticker", "ticks")
         try await Task.sleep(for: .milliseconds(200))
-        #expect(fixture.host.store.get("ticker", "ticks") == ticks)
+        #expect(try fixture.host.store.get("ticker", "ticks") == ticks)
         #expect(await fixture.send(alice, "ping", data: [:])?.code == .unknownEventType)
     }
 
@@ -93,10 +93,10 @@ import Testing
         fixture.write("beat.lua", source.replacingOccurrences(of: "V", with: "two"))
         fixture.reload()
         #expect(fixture.host.timers.count(of: "beat") == 1)
-        let before = fixture.host.store.get("beat", "one")?.intValue ?? 0
+        let before = try fixture.host.store.get("beat", "one")?.intValue ?? 0
         try await Task.sleep(for: .milliseconds(350))
-        #expect(fixture.host.store.get("beat", "one")?.intValue == before)
-        #expect((fixture.host.store.get("beat", "two")?.intValue ?? 0) >= 2)
+        #expect(try fixture.host.store.get("beat", "one")?.intValue == before)
+        #expect((try fixture.host.store.get("beat", "two")?.intValue ?? 0) >= 2)
     }
 
     @Test func theStoreSurvivesReloads() async throws {
@@ -104,7 +104,7 @@ import Testing
         fixture.reload()
         fixture.write("keep.lua", "return { name = 'keep', version = '2', on_load = function() hub.store.incr('loads') end }")
         fixture.reload()
-        #expect(fixture.host.store.get("keep", "loads") == 2)
+        #expect(try fixture.host.store.get("keep", "loads") == 2)
     }
 
     @Test func configIsValidatedAgainstTheSchema() {

@@ -328,13 +328,13 @@ import Testing
     }
 
     @Test func webSocketHeartbeatKeepsUpWithTheHubsTimeout() async throws {
-        // The hub closes WebSockets silent for `heartbeat.timeout` (here 1 s); the client beats more often
+        // The hub closes WebSockets silent for `heartbeat.timeout` (here 2 s); the client beats more often
         // than that even though its option says 25 s.
-        try await withLiveHub({ $0.hub.heartbeatTimeout = .seconds(1) }) { live in
+        try await withLiveHub({ $0.hub.heartbeatTimeout = .seconds(2) }) { live in
             let client = MoonwireClient(options(live.baseURL, "steady", ["general"], .webSocket))
             let inbox = Inbox(client.events)
             try await client.connect()
-            try await Task.sleep(for: .milliseconds(2500))
+            try await Task.sleep(for: .milliseconds(5000))
             #expect(await inbox.all { if case .status(.reconnecting) = $0 { true } else { false } }.isEmpty)
             #expect(await client.isOpen)
             await client.close()

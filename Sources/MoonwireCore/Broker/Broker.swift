@@ -2,9 +2,11 @@
 ///
 /// Contract:
 /// - `publish` stores the event when asked (assigning its id) and hands it to the sink of every node
-///   attached to the broker, this one included.
-/// - The sink sees each room's stored events in id order.
+///   attached to the broker that is interested in the room (`subscribe`), this one included.
+/// - The sink sees each room's stored events in id order, each once.
 /// - Ids come from the shared history, so every node and transport agrees on them.
+/// - A broker that cannot publish right now (Redis unreachable) throws at once rather than queueing:
+///   the hub answers `unavailable` (HTTP 503) and the client retries.
 public protocol Broker: Sendable {
     /// Sets where published events go. Called once, before `publish`.
     func attach(_ sink: any BrokerSink)
@@ -16,10 +18,13 @@ public protocol Broker: Sendable {
     /// Reads a room's history.
     func history(room: String, _ request: HistoryRequest) async throws -> HistoryPage
 
-    /// Tells the broker that this node has subscribers in `room` (pub/sub brokers subscribe to it).
+    /// Tells the broker that this node has one more reason to receive `room`'s events: a streaming
+    /// subscriber or a waiting long-poll. Calls are counted: each is balanced by one `unsubscribe`.
+    /// Pub/sub brokers subscribe to the room on the first and return once the subscription is in force,
+    /// so that history read afterwards and live events overlap (the connection drops the duplicates).
     func subscribe(room: String) async throws
 
-    /// Tells the broker that this node has no subscribers left in `room`.
+    /// Balances one `subscribe`: when none is left the node may stop receiving the room.
     func unsubscribe(room: String) async throws
 
     /// Stops the broker; pending publishes fail.
@@ -28,13 +33,17 @@ public protocol Broker: Sendable {
     /// Counters for `/api/stats`.
     func statistics() async -> BrokerStatistics
 
-    /// The newest `count` events of a room without waiting, where the broker can answer that at once
-    /// (plugins' `hub.history` uses it); `nil` otherwise.
+    /// The newest `count` events of a room without suspending, where the broker can answer that at once
+    /// or by blocking briefly off the caller's event loop (plugins' `hub.history` uses it); `nil` otherwise.
     func recentHistory(room: String, count: Int) -> [Event]?
+
+    /// Where presence is shared between nodes; `nil` for a single node (the hub's own rooms tell).
+    var presence: (any PresenceStore)? { get }
 }
 
 extension Broker {
     public func recentHistory(room: String, count: Int) -> [Event]? { nil }
+    public var presence: (any PresenceStore)? { nil }
 }
 
 /// What a broker reports about itself.
@@ -45,11 +54,14 @@ public struct BrokerStatistics: Sendable {
     public var retainedEvents: Int
     /// Whether the broker can publish right now.
     public var healthy: Bool
+    /// Broker-specific details for `/api/stats` (Redis: connection state, reconnects; SQLite: pending writes).
+    public var details: JSONObject
 
-    public init(kind: String, retainedEvents: Int, healthy: Bool) {
+    public init(kind: String, retainedEvents: Int, healthy: Bool, details: JSONObject = [:]) {
         self.kind = kind
         self.retainedEvents = retainedEvents
         self.healthy = healthy
+        self.details = details
     }
 }
 

@@ -6,13 +6,17 @@ import Synchronization
 /// run of the hub is told that it missed events.
 public final class MemoryBroker: Broker {
     private let historySize: Int
+    private let maxAge: Int64
     private let floor: EventID
     private let streams = Mutex<[String: RoomStreamBox]>([:])
     private let sink = Mutex<(any BrokerSink)?>(nil)
 
-    /// - Parameter historySize: events kept per room.
-    public init(historySize: Int) {
+    /// - Parameters:
+    ///   - historySize: events kept per room.
+    ///   - maxAge: events older than this are dropped from history (`nil`: kept until pushed out by newer ones).
+    public init(historySize: Int, maxAge: Duration? = nil) {
         self.historySize = historySize
+        self.maxAge = maxAge.map { Int64($0.nanoseconds / 1000) } ?? 0
         self.floor = EventID.now()
     }
 
@@ -23,7 +27,7 @@ public final class MemoryBroker: Broker {
     private func stream(_ room: String) -> RoomStreamBox {
         streams.withLock { streams in
             if let existing = streams[room] { return existing }
-            let box = RoomStreamBox(RoomStream(capacity: historySize, floor: floor))
+            let box = RoomStreamBox(RoomStream(capacity: historySize, floor: floor, maxAge: maxAge))
             streams[room] = box
             return box
         }
@@ -49,7 +53,10 @@ public final class MemoryBroker: Broker {
     }
 
     public func history(room: String, _ request: HistoryRequest) async throws -> HistoryPage {
-        stream(room).state.withLock { $0.read(request) }
+        stream(room).state.withLock { stream in
+            stream.evictExpired()
+            return stream.read(request)
+        }
     }
 
     public func subscribe(room: String) async throws {}
@@ -58,7 +65,10 @@ public final class MemoryBroker: Broker {
 
     public func recentHistory(room: String, count: Int) -> [Event]? {
         guard let box = streams.withLock({ $0[room] }) else { return [] }
-        return box.state.withLock { $0.read(.latest(count)).events }
+        return box.state.withLock { stream in
+            stream.evictExpired()
+            return stream.read(.latest(count)).events
+        }
     }
 
     public func statistics() async -> BrokerStatistics {
@@ -69,7 +79,7 @@ public final class MemoryBroker: Broker {
 }
 
 /// A room stream behind its own lock.
-final class RoomStreamBox: Sendable {
-    let state: Mutex<RoomStream>
-    init(_ stream: RoomStream) { self.state = Mutex(stream) }
+package final class RoomStreamBox: Sendable {
+    package let state: Mutex<RoomStream>
+    package init(_ stream: RoomStream) { self.state = Mutex(stream) }
 }

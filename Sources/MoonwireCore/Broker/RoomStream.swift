@@ -1,52 +1,89 @@
-/// One room's bounded history and id counter, as the in-memory broker keeps it. Not thread-safe.
-struct RoomStream {
-    /// Retained events, oldest first, at most `capacity`.
+/// One room's bounded history and id counter, as the embedded brokers keep it (the SQLite broker too, as
+/// its in-memory copy). Not thread-safe.
+package struct RoomStream {
+    /// Retained events, oldest first, from `start` on (the slots before `start` are dropped lazily).
     private var events: [Event] = []
-    /// Index of the oldest event in `events` (a ring once full).
+    /// Index in `events` of the oldest retained event.
     private var start = 0
-    let capacity: Int
+    package let capacity: Int
+    /// Events older than this many microseconds (by id: ids are publish times) are evicted; 0: no age limit.
+    package let maxAge: Int64
     /// The newest id assigned.
-    private(set) var head: EventID
+    package private(set) var head: EventID
     /// Every event after this id is retained (or none was published); events up to it may have been lost.
-    private(set) var retainedAfter: EventID
+    package private(set) var retainedAfter: EventID
 
     /// A stream whose history is unknown up to `floor` (ids before it belong to an earlier life of the hub).
-    init(capacity: Int, floor: EventID) {
+    package init(capacity: Int, floor: EventID, maxAge: Int64 = 0) {
         self.capacity = max(0, capacity)
+        self.maxAge = max(0, maxAge)
         self.head = floor
         self.retainedAfter = floor
     }
 
-    var count: Int { events.count }
+    /// A stream restored from storage: `events` oldest first (ids increasing), newest `head`, and events up
+    /// to `retainedAfter` known to be gone.
+    package init(capacity: Int, maxAge: Int64 = 0, events restored: [Event], head: EventID, retainedAfter: EventID) {
+        self.init(capacity: capacity, floor: retainedAfter, maxAge: maxAge)
+        for event in restored { appendStored(event) }
+        if head > self.head { self.head = head }
+    }
+
+    package var count: Int { events.count - start }
 
     /// Assigns the next id to `event` and appends it, evicting the oldest event if full.
-    mutating func append(_ event: Event) -> Event {
+    package mutating func append(_ event: Event) -> Event {
         var stored = event
-        let id = EventID.next(after: head)
-        stored.id = id
+        stored.id = EventID.next(after: head)
         stored.ephemeralID = ""
+        appendStored(stored)
+        return stored
+    }
+
+    /// Appends an event that already has its id (greater than `head`), evicting the oldest if full.
+    package mutating func appendStored(_ stored: Event) {
+        guard let id = stored.id, id > head else { return }
         head = id
         if capacity == 0 {
             retainedAfter = id
-        } else if events.count < capacity {
-            events.append(stored)
-        } else {
-            retainedAfter = events[start].id!
-            events[start] = stored
-            start = (start + 1) % capacity
+            return
         }
-        return stored
+        events.append(stored)
+        while count > capacity { dropOldest() }
+        evictExpired(now: id)
+        compact()
+    }
+
+    /// Drops events older than the age limit at `now` (an id: microseconds since 1970).
+    package mutating func evictExpired(now: EventID = .now()) {
+        guard maxAge > 0 else { return }
+        let cutoff = now.value - maxAge
+        while count > 0, events[start].id!.value < cutoff { dropOldest() }
+        compact()
+    }
+
+    private mutating func dropOldest() {
+        retainedAfter = events[start].id!
+        start += 1
+    }
+
+    /// Reclaims the dropped slots once they outnumber the retained ones (amortized O(1) per event).
+    private mutating func compact() {
+        if start > 0, start >= count {
+            events.removeFirst(start)
+            start = 0
+        }
     }
 
     /// The retained event at logical position `index` (0 = oldest).
     private func event(at index: Int) -> Event {
-        events[(start + index) % events.count]
+        events[start + index]
     }
 
     /// Logical index of the first event with an id greater than `id`.
     private func firstIndex(after id: EventID) -> Int {
         var low = 0
-        var high = events.count
+        var high = count
         while low < high {
             let mid = (low + high) / 2
             if event(at: mid).id! <= id { low = mid + 1 } else { high = mid }
@@ -54,19 +91,23 @@ struct RoomStream {
         return low
     }
 
-    func read(_ request: HistoryRequest) -> HistoryPage {
-        let oldest = events.isEmpty ? nil : event(at: 0).id
+    /// The retained events, oldest first.
+    package var retained: ArraySlice<Event> { events[start...] }
+
+    package func read(_ request: HistoryRequest) -> HistoryPage {
+        let total = count
+        let oldest = total == 0 ? nil : event(at: 0).id
         switch request {
-        case .latest(let count):
-            let n = max(0, min(count, events.count))
-            let slice = (events.count - n..<events.count).map(event(at:))
+        case .latest(let wanted):
+            let n = max(0, min(wanted, total))
+            let slice = Array(events[(start + total - n)...])
             return HistoryPage(events: slice, head: head, gap: false, oldestRetained: oldest, hasMore: false)
         case .after(let after, let limit):
             let from = after.map(firstIndex(after:)) ?? 0
-            let to = min(events.count, from + max(0, limit))
-            let slice = (from..<to).map(event(at:))
+            let to = min(total, from + max(0, limit))
+            let slice = Array(events[(start + from)..<(start + to)])
             let gap = after.map { $0 != .zero && $0 < retainedAfter } ?? false
-            return HistoryPage(events: slice, head: head, gap: gap, oldestRetained: oldest, hasMore: to < events.count)
+            return HistoryPage(events: slice, head: head, gap: gap, oldestRetained: oldest, hasMore: to < total)
         }
     }
 }

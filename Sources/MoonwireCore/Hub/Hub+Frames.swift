@@ -56,7 +56,7 @@ extension Hub {
         case .presence:
             let room = try roomArgument(frame)
             guard connection.isSubscribed(to: room) else { throw HubError(.notInRoom, "join room '\(room)' to see who is there") }
-            var data = presenceData(room)
+            var data = await clusterPresenceData(room)
             if let ref = frame.ref { data["ref"] = ref }
             connection.send(Event(type: .presence, userID: Event.systemUser, roomID: room, data: .object(data)))
 

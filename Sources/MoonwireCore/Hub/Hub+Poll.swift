@@ -72,8 +72,21 @@ extension Hub {
             connection.markSeen()
         }
         let rooms = try await prepare(request)
-        let timeout = min(max(request.timeout, .zero), configuration.pollMaxTimeout)
+        // A pub/sub broker must deliver the rooms' events to this node while the poll waits on them.
+        await holdInterest(in: request.rooms)
+        let result: Result<PollResult, HubError>
+        do {
+            result = .success(try await waitAndRead(request, rooms: rooms))
+        } catch {
+            result = .failure(error)
+        }
+        await releaseInterest(in: request.rooms)
+        return try result.get()
+    }
 
+    /// Reads at once, else waits for an event in one of `rooms` (or the timeout) and reads again.
+    private func waitAndRead(_ request: PollRequest, rooms: [Room]) async throws(HubError) -> PollResult {
+        let timeout = min(max(request.timeout, .zero), configuration.pollMaxTimeout)
         let waiter = PollWaiter()
         for room in rooms { room.state.withLock { $0.waiters[ObjectIdentifier(waiter)] = waiter } }
         defer { for room in rooms { _ = room.state.withLock { $0.waiters.removeValue(forKey: ObjectIdentifier(waiter)) } } }

@@ -32,20 +32,17 @@ extension Hub {
         let room = try self.room(roomID, create: true)
         guard connection.beginSubscription(roomID) else { return }
         let receivesEvents = connection.transport != .longPoll
-        let (firstOfUser, firstSubscriber) = room.state.withLock { state -> (Bool, Bool) in
-            let wasEmpty = state.subscribers.isEmpty
-            let first = state.add(connection, receivesEvents: receivesEvents)
-            return (first, wasEmpty && receivesEvents)
-        }
-        if firstSubscriber {
-            try? await broker.subscribe(room: roomID)
+        let firstOfUser = room.state.withLock { state in
+            state.add(connection, receivesEvents: receivesEvents)
         }
         if receivesEvents {
+            // Counted per streaming subscriber (see `Broker.subscribe`); returns once live events flow.
+            try? await broker.subscribe(room: roomID)
             await catchUp(connection, room: roomID, replay: replay)
         } else {
             connection.finishReplay(roomID, notice: nil, replay: [], position: nil)
         }
-        if firstOfUser {
+        if await presenceJoined(connection, room: roomID, firstHere: firstOfUser) {
             await announce(.userJoined, user: connection, room: roomID)
         }
         logger.debug("joined", metadata: ["connection": "\(connection.id)", "room": "\(roomID)"])
@@ -102,15 +99,17 @@ extension Hub {
     /// Throws `notInRoom` if it was not there.
     public func leave(_ connection: Connection, room roomID: String, reason: DisconnectReason? = nil) async {
         guard connection.endSubscription(roomID), let room = self.room(roomID) else { return }
-        let (lastOfUser, noSubscribers) = room.state.withLock { state -> (Bool, Bool) in
-            let last = state.remove(connection)
-            return (last, state.subscribers.isEmpty)
+        let (lastOfUser, wasSubscriber) = room.state.withLock { state -> (Bool, Bool) in
+            let subscribed = state.subscribers.contains { $0 === connection }
+            return (state.remove(connection), subscribed)
         }
-        if noSubscribers {
+        if wasSubscriber {
             try? await broker.unsubscribe(room: roomID)
         }
-        if lastOfUser {
+        if await presenceLeft(connection, room: roomID, lastHere: lastOfUser) {
             await announce(.userLeft, user: connection, room: roomID)
+        }
+        if lastOfUser {
             hooks.didLeave(ConnectionInfo(connection), room: roomID, reason: reason)
         }
         logger.debug("left", metadata: ["connection": "\(connection.id)", "room": "\(roomID)"])
@@ -167,4 +166,11 @@ public struct PresenceEntry: Sendable, Equatable {
     public var connections: Int
     public var transports: [String]
     public var metadata: JSONObject
+
+    public init(userID: String, connections: Int, transports: [String], metadata: JSONObject) {
+        self.userID = userID
+        self.connections = connections
+        self.transports = transports
+        self.metadata = metadata
+    }
 }

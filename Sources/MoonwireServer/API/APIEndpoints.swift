@@ -33,7 +33,7 @@ struct APIEndpoints: Sendable {
             await respond { () throws(HubError) in
                 try apiKey.verify(request)
                 let room = try room(context)
-                return HTTPResponses.json(.object(hub.presenceData(room.id)))
+                return HTTPResponses.json(.object(await hub.clusterPresenceData(room.id)))
             }
         }
         api.get("rooms/:room/history") { request, context in

@@ -29,10 +29,10 @@ struct ClientEndpoints: Sendable {
                 guard let room = request.query("room") ?? request.query("room_id") else {
                     throw HubError(.missingField, "missing query parameter 'room'")
                 }
-                guard hub.isPresent(identity.userID, in: room) else {
+                guard await hub.isPresentOnAnyNode(identity.userID, in: room) else {
                     throw HubError(.notInRoom, "join room '\(room)' (open a stream or poll it) to see who is there")
                 }
-                return HTTPResponses.json(.object(hub.presenceData(room)))
+                return HTTPResponses.json(.object(await hub.clusterPresenceData(room)))
             }
         }
     }
@@ -56,7 +56,7 @@ struct ClientEndpoints: Sendable {
         if type == EventType.notification.rawValue {
             throw HubError(.notAllowed, "clients may not send 'notification'; publish it through the server API")
         }
-        guard hub.isPresent(identity.userID, in: room) else {
+        guard await hub.isPresentOnAnyNode(identity.userID, in: room) else {
             throw HubError(.notInRoom, "join room '\(room)' (open a stream or poll it) before sending to it")
         }
         var event = Event(type: EventType(type), userID: identity.userID, roomID: room, data: body["data"] ?? .object([:]))

@@ -5,6 +5,15 @@ struct StatsReport: Sendable {
     let hub: Hub
     let startedAt: Timestamp
 
+    /// `{kind, healthy, retained_events, ...details}`.
+    private func brokerObject(_ broker: BrokerStatistics) -> JSONObject {
+        var object: JSONObject = [
+            "kind": .string(broker.kind), "healthy": .bool(broker.healthy), "retained_events": .int(Int64(broker.retainedEvents)),
+        ]
+        for (key, value) in broker.details { object[key] = value }
+        return object
+    }
+
     func json() async -> JSONValue {
         let snapshot = hub.statistics.snapshot()
         let broker = await hub.broker.statistics()
@@ -46,7 +55,7 @@ struct StatsReport: Sendable {
             "errors_sent": .int(Int64(snapshot.errorsSent)),
             "drops": counts(snapshot.drops),
             "disconnects": counts(snapshot.disconnects),
-            "broker": ["kind": .string(broker.kind), "healthy": .bool(broker.healthy)],
+            "broker": .object(brokerObject(broker)),
             "uptime_seconds": .double((Timestamp.now().seconds - startedAt.seconds).rounded()),
             "shutting_down": .bool(hub.isShuttingDown),
         ]

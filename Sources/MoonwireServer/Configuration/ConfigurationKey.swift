@@ -133,6 +133,14 @@ extension ConfigurationKey {
         .int("long_poll", "batch_size", 1...10_000, "Most messages in one poll answer (has_more tells the client to poll again).", \.hub.pollBatchSize),
         .seconds("long_poll", "session_timeout", 1...86_400, "Seconds after its last poll that a long-poll client counts as gone.", \.hub.pollSessionTimeout),
 
+        .string(
+            "broker", "url",
+            "Where history and fan-out live: \"memory\", \"sqlite:PATH\" (history kept in a file) or \"redis://HOST:PORT[/DB]\" (several nodes as one hub).",
+            \.brokerURL),
+        .seconds("broker", "history_max_age", 0...31_536_000, "Seconds an event stays in room history at most (0: until newer events push it out).", \.historyMaxAge),
+        .seconds("broker", "presence_ttl", 0.5...3600, "Redis: seconds after which the users of a node that stopped answering are announced as left.", \.presenceTTL),
+        .string("broker", "redis_prefix", "Redis: prefix of every key and channel (hubs sharing one Redis need different ones).", \.redisKeyPrefix),
+
         ConfigurationKey(
             section: "log", name: "level", help: "trace, debug, info, notice, warning, error or critical.", kind: .logLevel,
             apply: { $0.logLevel = $1.level }, current: { quoted($0.logLevel.rawValue) }),

@@ -99,6 +99,7 @@ public enum ConfigurationLoader {
         if let room = hub.autoJoinRoom, let error = RoomName.validate(room) {
             throw ConfigurationError("rooms.auto_join: \(error.message)")
         }
+        _ = try BrokerChoice(configuration)
         for origin in configuration.allowedOrigins where OriginPattern(origin) == nil {
             throw ConfigurationError("server.allowed_origins: '\(origin)' is not an origin like https://example.com or http://localhost:*")
         }

@@ -44,6 +44,17 @@ public struct ServerConfiguration: Sendable {
     public var examplesDirectory = "examples"
     /// Each plugin's settings, from the `[plugins.NAME]` tables of the configuration file.
     public var pluginSettings: [String: JSONObject] = [:]
+    /// Where history and fan-out live: `memory` (the default: one node, history lost on restart),
+    /// `sqlite:PATH` (one node, history kept in a SQLite file), or `redis://HOST:PORT[/DB]` (several
+    /// nodes acting as one hub).
+    public var brokerURL = "memory"
+    /// Events older than this leave room history (zero: kept until newer ones push them out).
+    public var historyMaxAge: Duration = .zero
+    /// Redis broker: a node's presence entries expire this long after its last refresh, so the users of a
+    /// node that died are announced as left about this long after.
+    public var presenceTTL: Duration = .seconds(30)
+    /// Redis broker: prefix of every key and channel (hubs sharing a Redis server need different ones).
+    public var redisKeyPrefix = "moonwire"
     /// The hub's own rules.
     public var hub = HubConfiguration()
 

@@ -66,10 +66,23 @@ final class CommandRun: Sendable {
         posix_spawn_file_actions_adddup2(&actions, err[1], 2)
         // Nothing else of this process (a hub's listening socket, say) may live on in the child.
         guard Self.closeFrom(&actions, 3) == 0 else { throw ProbeError.unexpected("posix_spawn_file_actions_addclosefrom_np failed") }
+        // A clean signal state: the test process may block or ignore signals (its hubs trap SIGTERM), and
+        // a child would inherit that (a redis-server with SIGTERM blocked never stops).
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for signal in [SIGTERM, SIGINT, SIGHUP, SIGQUIT] { sigaddset(&defaults, signal) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var child: pid_t = 0
-        let spawned = posix_spawn(&child, executable, &actions, nil, argv, environ)
+        let spawned = posix_spawn(&child, executable, &actions, &attributes, argv, environ)
         close(out[1])
         close(err[1])
         guard spawned == 0 else {
@@ -145,6 +158,24 @@ final class CommandRun: Sendable {
             try await Task.sleep(for: .milliseconds(20))
         }
     }
+
+    /// Waits until stdout contains `text`.
+    func waitForStdout(_ text: String, timeout: Duration = .seconds(20)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while !stdout.contains(text) {
+            if reap() != nil, state.withLock({ $0.openPipes == 0 }), !stdout.contains(text) {
+                throw ProbeError.unexpected("\(arguments.first ?? "the process") exited without printing '\(text)'; stdout: \(stdout.suffix(2000)) stderr: \(stderr.suffix(2000))")
+            }
+            if ContinuousClock.now >= deadline { throw ProbeError.timeout("'\(text)' on stdout; got: \(stdout.suffix(2000))") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// Whether the child is still running.
+    var isRunning: Bool { reap() == nil }
+
+    /// Sends SIGKILL (the process gets no chance to clean up).
+    func forceKill() { kill(pid, SIGKILL) }
 
     /// Sends SIGINT.
     func interrupt() { kill(pid, SIGINT) }
