@@ -140,6 +140,11 @@ public final class Connection: Sendable {
         }
     }
 
+    /// Lets live events bypass the queue while it is empty and `sink` accepts writes (see `DirectSink`).
+    public func attachDirectSink(_ sink: any DirectSink) {
+        state.withLock { $0.directSink = sink }
+    }
+
     /// Waits for the next batch of queued items, or the reason the connection closes.
     func nextBatch() async -> ConnectionState.Batch {
         while true {
@@ -281,6 +286,11 @@ public final class Connection: Sendable {
                 subscription.cursor = id
                 state.subscriptions[room] = subscription
             }
+            // The pump is asleep with nothing queued: nothing can be ahead of this event, write it now.
+            if state.queue.isEmpty, state.waiter != nil, let sink = state.directSink, sink.acceptsDirectWrites {
+                sink.writeDirect(encoded)
+                return (.delivered, nil)
+            }
             let result = state.enqueue(.event(encoded), limit: queueLimit)
             return (result.accepted ? .delivered : .overflowed, result.waiter)
         }
@@ -312,6 +322,8 @@ struct ConnectionState {
     var closingSince: UInt64?
     var finished = false
     var subscriptions: [String: Subscription] = [:]
+    /// Where live events go while the queue is empty and the pump waits, if the transport offers it.
+    var directSink: (any DirectSink)?
 
     var hasWork: Bool { !queue.isEmpty || closing != nil }
 
@@ -334,6 +346,7 @@ struct ConnectionState {
         if closing == nil {
             closing = reason
             closingSince = MonotonicClock.nanoseconds()
+            directSink = nil
         }
         if discardQueued {
             queue.removeAll()

@@ -33,3 +33,14 @@ public final class EncodedEvent: Sendable {
     /// Bytes this item holds in a queue.
     var queuedSize: Int { json.readableBytes + 64 }
 }
+
+/// A streaming transport that can also take live events at once, from the publisher's thread: while a
+/// connection's queue is empty and its socket keeps up, the hub hands events straight to the sink and the
+/// connection's own task stays asleep (one task switch less per delivery). Anything else (a socket that is
+/// full, replies, closing) goes through the queue and `Transport` as before, in order.
+public protocol DirectSink: AnyObject, Sendable {
+    /// Whether the sink takes writes now without buffering past its own bound.
+    var acceptsDirectWrites: Bool { get }
+    /// Writes one event without waiting. Called under the connection's lock, so in delivery order.
+    func writeDirect(_ encoded: EncodedEvent)
+}

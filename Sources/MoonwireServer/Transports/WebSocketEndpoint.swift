@@ -109,6 +109,7 @@ struct WebSocketEndpoint: Sendable {
 
         let channel = context.requestContext.channel
         connection.onAbort { channel.close(promise: nil) }
+        connection.attachDirectSink(WebSocketDirectSink(channel: channel))
         // The iterator moves to the reader task; nothing else touches it from here on.
         let reader = MessageReader(iterator: messages)
         await withTaskGroup(of: Void.self) { group in
