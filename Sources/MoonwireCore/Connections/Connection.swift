@@ -289,6 +289,7 @@ public final class Connection: Sendable {
             // The pump is asleep with nothing queued: nothing can be ahead of this event, write it now.
             if state.queue.isEmpty, state.waiter != nil, let sink = state.directSink, sink.acceptsDirectWrites {
                 sink.writeDirect(encoded)
+                if transport == .sse { lastWrite.store(MonotonicClock.nanoseconds(), ordering: .relaxed) }
                 return (.delivered, nil)
             }
             let result = state.enqueue(.event(encoded), limit: queueLimit)

@@ -2,12 +2,20 @@ import MoonwireCore
 import NIOCore
 import Synchronization
 
-/// Collects live events for the WebSockets of one event loop from any thread and writes them in one hop:
-/// a fan-out to a thousand connections costs one task on each event loop, not one per connection; each
-/// event is framed once for all of them, and each channel is flushed once per hop.
+/// Collects live events for the connections of one event loop from any thread and writes them in one hop:
+/// a fan-out to a thousand connections costs one task on each event loop, not one per connection; a
+/// WebSocket frame is built once per event for all of them, and each channel is flushed once per hop.
 final class EventLoopWriteBatcher: Sendable {
+    /// What one write carries: an event to frame for a WebSocket, a stored event for a one-room SSE
+    /// stream (the same bytes for every such stream), or bytes already formatted.
+    enum Payload {
+        case webSocketText(EncodedEvent)
+        case sseStoredEvent(EncodedEvent, plain: Bool)
+        case bytes(ByteBuffer)
+    }
+
     let eventLoop: any EventLoop
-    private let pending = Mutex<(writes: [(WebSocketDirectSink, EncodedEvent)], scheduled: Bool)>(([], false))
+    private let pending = Mutex<(writes: [(any LoopWriteSink, Payload)], scheduled: Bool)>(([], false))
 
     private init(eventLoop: any EventLoop) {
         self.eventLoop = eventLoop
@@ -26,11 +34,11 @@ final class EventLoopWriteBatcher: Sendable {
         }
     }
 
-    /// Queues `encoded` for `sink`; it is written (and flushed) on the event loop soon, after every event
+    /// Queues `payload` for `sink`; it is written (and flushed) on the event loop soon, after everything
     /// queued before it.
-    func write(_ encoded: EncodedEvent, to sink: WebSocketDirectSink) {
+    func write(_ payload: Payload, to sink: any LoopWriteSink) {
         let schedule = pending.withLock { pending -> Bool in
-            pending.writes.append((sink, encoded))
+            pending.writes.append((sink, payload))
             if pending.scheduled { return false }
             pending.scheduled = true
             return true
@@ -41,18 +49,29 @@ final class EventLoopWriteBatcher: Sendable {
     }
 
     private func drain() {
-        let writes = pending.withLock { pending -> [(WebSocketDirectSink, EncodedEvent)] in
+        let writes = pending.withLock { pending -> [(any LoopWriteSink, Payload)] in
             pending.scheduled = false
             defer { pending.writes.removeAll(keepingCapacity: true) }
             return pending.writes
         }
         // A fan-out queues one event for many sinks in a row: frame it once.
         var framed: (event: EncodedEvent, frame: ByteBuffer)?
-        for (sink, encoded) in writes {
-            if framed?.event !== encoded {
-                framed = (encoded, Self.textFrame(encoded.json))
+        var formatted: (event: EncodedEvent, plain: Bool, bytes: ByteBuffer)?
+        for (sink, payload) in writes {
+            switch payload {
+            case .webSocketText(let encoded):
+                if framed?.event !== encoded {
+                    framed = (encoded, Self.textFrame(encoded.json))
+                }
+                sink.writeOnLoop(framed!.frame)
+            case .sseStoredEvent(let encoded, let plain):
+                if formatted?.event !== encoded || formatted?.plain != plain {
+                    formatted = (encoded, plain, SSEEventFormat.storedEvent(encoded, plain: plain))
+                }
+                sink.writeOnLoop(formatted!.bytes)
+            case .bytes(let bytes):
+                sink.writeOnLoop(bytes)
             }
-            sink.writeOnLoop(framed!.frame)
         }
         var flushed = Set<ObjectIdentifier>()
         for (sink, _) in writes.reversed() where flushed.insert(ObjectIdentifier(sink)).inserted {
@@ -78,4 +97,10 @@ final class EventLoopWriteBatcher: Sendable {
         frame.writeImmutableBuffer(payload)
         return frame
     }
+}
+
+/// A connection's end of an `EventLoopWriteBatcher`: writes and flushes on its event loop.
+protocol LoopWriteSink: AnyObject, Sendable {
+    func writeOnLoop(_ bytes: ByteBuffer)
+    func flushOnLoop()
 }

@@ -13,24 +13,25 @@ struct LongPollEndpoint: Sendable {
     }
 
     private func poll(_ request: Request, context: MoonwireRequestContext) async throws(HubError) -> Response {
-        let rooms = request.requestedRooms ?? [hub.defaultRoom]
+        let query = RequestQuery(request)
+        let rooms = query.rooms ?? [hub.defaultRoom]
         var timeout = configuration.hub.pollDefaultTimeout
-        if let text = request.query("timeout") {
+        if let text = query["timeout"] {
             guard let seconds = Double(text), seconds >= 0, seconds.isFinite else {
                 throw HubError(.invalidField, "'timeout' must be a number of seconds, got '\(text.prefix(32))'")
             }
             timeout = .milliseconds(Int64(min(seconds, 86_400) * 1000))
         }
-        let position = request.query("last_message_id") ?? ""
+        let position = query["last_message_id"] ?? ""
         let cursor = Cursor(parsing: position)
         let unknown = cursor == nil && !position.trimming(" ").isEmpty ? position : nil
 
-        let clientID = request.query("client_id")
-        let claimed = request.query("user_id") ?? clientID ?? "anonymous"
+        let clientID = query["client_id"]
+        let claimed = query["user_id"] ?? clientID ?? "anonymous"
         let identity = try hub.authenticate(
             ConnectRequest(
                 transport: .longPoll, remoteAddress: context.remoteAddress, headers: request.headerDictionary,
-                query: request.queryDictionary, claimedUserID: claimed, token: request.bearerToken)
+                query: query.values, claimedUserID: claimed, token: query.bearerToken(request))
         ).get()
         let session = try hub.pollSession(clientID: clientID, identity: identity, remoteAddress: context.remoteAddress)
         let pollRequest = PollRequest(connection: session, rooms: rooms, cursor: cursor, timeout: timeout, unknownCursor: unknown)

@@ -15,24 +15,25 @@ struct SSEEndpoint: Sendable {
     }
 
     private func open(_ request: Request, context: MoonwireRequestContext) async throws(HubError) -> Response {
-        let rooms = request.requestedRooms ?? [hub.defaultRoom]
+        let query = RequestQuery(request)
+        let rooms = query.rooms ?? [hub.defaultRoom]
         for room in rooms { if let error = RoomName.validate(room) { throw error } }
         // The header wins: a browser's EventSource reconnects with the URL it started with and the newest id in the header.
-        let position = request.headers[.lastEventID] ?? request.query("last_event_id")
+        let position = request.headers[.lastEventID] ?? query["last_event_id"]
         let cursor = position.flatMap(Cursor.init(parsing:))
         let unknownPosition = cursor == nil && !(position ?? "").trimming(" ").isEmpty ? position : nil
 
         var recent = 0
-        if let text = request.query("replay") {
+        if let text = query["replay"] {
             guard let count = Int(text), count >= 0 else { throw HubError(.invalidField, "'replay' must be a number of events") }
             recent = min(count, configuration.hub.historySize)
         }
-        let plain = ["1", "true", "yes"].contains(request.query("plain")?.lowercased() ?? "")
-        let claimed = request.query("user_id") ?? request.query("client_id") ?? "anonymous-\(RandomID.token(length: 8))"
+        let plain = ["1", "true", "yes"].contains(query["plain"]?.lowercased() ?? "")
+        let claimed = query["user_id"] ?? query["client_id"] ?? "anonymous-\(RandomID.token(length: 8))"
         let identity = try hub.authenticate(
             ConnectRequest(
                 transport: .sse, remoteAddress: context.remoteAddress, headers: request.headerDictionary,
-                query: request.queryDictionary, claimedUserID: claimed, token: request.bearerToken)
+                query: query.values, claimedUserID: claimed, token: query.bearerToken(request))
         ).get()
         let connection = try hub.connect(identity: identity, transport: .sse, remoteAddress: context.remoteAddress)
         let channel = context.channel
@@ -71,7 +72,10 @@ struct SSEEndpoint: Sendable {
             status: .ok, headers: headers,
             body: ResponseBody { writer in
                 try await writer.write(ByteBuffer(string: "retry: 3000\n\n"))
-                var transport = SSETransport(writer: writer, rooms: rooms, cursor: initialCursor, plain: plain)
+                let format = SSEEventFormat(rooms: rooms, cursor: initialCursor, plain: plain)
+                var transport = SSETransport(writer: writer, format: format)
+                // Only now: the head and everything above are on their way, so direct writes come after them.
+                connection.attachDirectSink(SSEDirectSink(channel: channel, format: format))
                 _ = try await request.body.consumeWithInboundCloseHandler { _ in
                     await hub.serve(connection, over: &transport)
                 } onInboundClosed: {

@@ -2,14 +2,10 @@ import Hummingbird
 import MoonwireCore
 import NIOCore
 
-/// Delivers a connection's queue as Server-Sent Events. Every event carries `id:` = the stream's cursor
-/// (one room: the last event id; several: `room:id` pairs), so `Last-Event-ID` always resumes exactly.
+/// Delivers a connection's queue as Server-Sent Events (formatted by the stream's `SSEEventFormat`).
 struct SSETransport: Transport {
     var writer: any ResponseBodyWriter
-    let rooms: [String]
-    var cursor: Cursor
-    /// Leave out `event:` lines, so a browser's EventSource hands every event to one `message` handler.
-    var plain = false
+    let format: SSEEventFormat
 
     mutating func write(_ items: [OutboundItem]) async throws {
         var buffer = ByteBuffer()
@@ -18,14 +14,7 @@ struct SSETransport: Transport {
             case .keepAlive:
                 buffer.writeString(": keep-alive\n\n")
             case .event(let encoded):
-                let event = encoded.event
-                if let id = event.id, let room = event.roomID { cursor.set(room, id) }
-                let id = cursor.encoded(for: rooms)
-                if !id.isEmpty { buffer.writeString("id: \(id)\n") }
-                if !plain { buffer.writeString("event: \(event.type.rawValue)\n") }
-                buffer.writeString("data: ")
-                buffer.writeImmutableBuffer(encoded.json)
-                buffer.writeString("\n\n")
+                format.append(encoded, to: &buffer)
             }
         }
         try await writer.write(buffer)

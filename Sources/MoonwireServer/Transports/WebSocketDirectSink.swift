@@ -6,7 +6,7 @@ import NIOWebSocket
 /// event loop, while the channel is writable; once it is not, events wait in the connection's queue.
 ///
 /// Frames are written below the pipeline's frame encoder, already framed (once per event, by the batcher).
-final class WebSocketDirectSink: DirectSink {
+final class WebSocketDirectSink: DirectSink, LoopWriteSink {
     let channel: any Channel
     private let batcher: EventLoopWriteBatcher
     /// The frame encoder's context, found on first use (event loop only).
@@ -21,7 +21,7 @@ final class WebSocketDirectSink: DirectSink {
     var acceptsDirectWrites: Bool { channel.isWritable }
 
     func writeDirect(_ encoded: EncodedEvent) {
-        batcher.write(encoded, to: self)
+        batcher.write(.webSocketText(encoded), to: self)
     }
 
     /// Writes a ready frame (on the event loop), past the encoder; falls back to a frame through the

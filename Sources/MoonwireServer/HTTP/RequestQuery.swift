@@ -1,0 +1,47 @@
+import Hummingbird
+
+/// A request's query string, parsed once: the values by name (the last of a repeated name) and the rooms
+/// named by `rooms=a,b` and/or `room=a&room=b`. Long-polls parse one per request, so it is worth keeping.
+struct RequestQuery: Sendable {
+    /// Every parameter, percent-decoded (the last value of a repeated one), as plugins see the query.
+    let values: [String: String]
+    /// The first value of each parameter, as `subscript` reads it.
+    private let firstValues: [String: String]
+    /// The rooms named, deduplicated in order; `nil` when none is.
+    let rooms: [String]?
+
+    init(_ request: Request) {
+        var values: [String: String] = [:]
+        var firstValues: [String: String] = [:]
+        var rooms: [String] = []
+        var seen = Set<String>()
+        func addRoom(_ name: Substring) {
+            let room = String(name).trimming(" ")
+            if !room.isEmpty, seen.insert(room).inserted { rooms.append(room) }
+        }
+        // Named `rooms` first, then `room`, as clients have always been answered.
+        let parameters = request.uri.queryParameters
+        for (key, value) in parameters {
+            let name = String(key)
+            let text = String(value)
+            values[name] = text
+            if firstValues[name] == nil { firstValues[name] = text }
+            if key == "rooms" { value.split(separator: ",").forEach(addRoom) }
+        }
+        for (key, value) in parameters where key == "room" { addRoom(value) }
+        self.values = values
+        self.firstValues = firstValues
+        self.rooms = rooms.isEmpty ? nil : rooms
+    }
+
+    /// A parameter (the first value of a repeated one); `nil` when absent.
+    subscript(_ name: String) -> String? { firstValues[name] }
+
+    /// A bearer token from `Authorization`, else the `token` parameter.
+    func bearerToken(_ request: Request) -> String? {
+        if let authorization = request.headers[.authorization], authorization.lowercased().hasPrefix("bearer ") {
+            return String(authorization.dropFirst(7)).trimming(" ")
+        }
+        return firstValues["token"]
+    }
+}

@@ -1,0 +1,53 @@
+import MoonwireCore
+import NIOCore
+
+/// How one SSE stream writes events, and where it stands: every event carries `id:` = the stream's cursor
+/// (one room: the last event id; several: `room:id` pairs), so `Last-Event-ID` always resumes exactly.
+///
+/// Shared by the stream's `SSETransport` and its `SSEDirectSink`. The connection's lock protocol keeps
+/// them apart: direct writes happen only while the transport's pump waits with nothing queued.
+final class SSEEventFormat: @unchecked Sendable {
+    let rooms: [String]
+    /// Leave out `event:` lines, so a browser's EventSource hands every event to one `message` handler.
+    let plain: Bool
+    private(set) var cursor: Cursor
+
+    init(rooms: [String], cursor: Cursor, plain: Bool) {
+        self.rooms = rooms
+        self.cursor = cursor
+        self.plain = plain
+    }
+
+    /// Whether `encoded` reads the same on every stream of this shape (one room, a stored event: `id:` is
+    /// its own id), so it can be formatted once for all of them. Moves the cursor past it if so.
+    func advanceIfShared(past encoded: EncodedEvent) -> Bool {
+        guard rooms.count == 1, let id = encoded.event.id, let room = encoded.event.roomID, room == rooms[0] else { return false }
+        cursor.set(room, id)
+        return true
+    }
+
+    /// A stored event as every one-room stream writes it.
+    static func storedEvent(_ encoded: EncodedEvent, plain: Bool) -> ByteBuffer {
+        let event = encoded.event
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(encoded.json.readableBytes + 64)
+        if let id = event.id { buffer.writeString("id: \(id)\n") }
+        if !plain { buffer.writeString("event: \(event.type.rawValue)\n") }
+        buffer.writeString("data: ")
+        buffer.writeImmutableBuffer(encoded.json)
+        buffer.writeString("\n\n")
+        return buffer
+    }
+
+    /// Appends `encoded` as one SSE event, moving the cursor past it.
+    func append(_ encoded: EncodedEvent, to buffer: inout ByteBuffer) {
+        let event = encoded.event
+        if let id = event.id, let room = event.roomID { cursor.set(room, id) }
+        let id = cursor.encoded(for: rooms)
+        if !id.isEmpty { buffer.writeString("id: \(id)\n") }
+        if !plain { buffer.writeString("event: \(event.type.rawValue)\n") }
+        buffer.writeString("data: ")
+        buffer.writeImmutableBuffer(encoded.json)
+        buffer.writeString("\n\n")
+    }
+}
