@@ -44,10 +44,9 @@ struct RoomState {
     /// Adds a connection; returns true when it is the user's first connection in the room.
     mutating func add(_ connection: Connection, receivesEvents: Bool) -> Bool {
         if receivesEvents { subscribers.append(connection) }
-        var connections = members[connection.userID] ?? [:]
-        let first = connections.isEmpty
-        connections[connection.id] = connection
-        members[connection.userID] = connections
+        // Mutated in place: a copy of a user's connections would make each join cost O(connections).
+        let first = members[connection.userID]?.isEmpty ?? true
+        members[connection.userID, default: [:]][connection.id] = connection
         return first
     }
 
@@ -56,14 +55,13 @@ struct RoomState {
         if let index = subscribers.firstIndex(where: { $0 === connection }) {
             subscribers.remove(at: index)
         }
-        guard var connections = members[connection.userID], connections.removeValue(forKey: connection.id) != nil else {
+        guard members[connection.userID]?.removeValue(forKey: connection.id) != nil else {
             return false
         }
-        if connections.isEmpty {
+        if members[connection.userID]?.isEmpty == true {
             members.removeValue(forKey: connection.userID)
             return true
         }
-        members[connection.userID] = connections
         return false
     }
 }
