@@ -17,6 +17,8 @@ public enum LuaValue: Sendable {
     case string(String)
     /// Converted to a fresh Lua value: objects and arrays become tables.
     case json(JSONValue)
+    /// A fresh table with these fields (keys distinct), built without a JSON object in between.
+    case table([(key: String, value: LuaValue)])
     /// A value already in the registry (pushed as is: no conversion).
     case ref(LuaRef)
     /// (Host functions only) the value already on top of the stack is the result.

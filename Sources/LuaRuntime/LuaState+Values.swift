@@ -19,6 +19,14 @@ extension LuaState {
         case .double(let d): lua_pushnumber(L, d)
         case .string(let s): pushString(s)
         case .json(let json): push(json, depth: 0)
+        case .table(let fields):
+            _ = lua_checkstack(L, 4)
+            lua_createtable(L, 0, Int32(fields.count))
+            for field in fields {
+                pushString(field.key)
+                push(field.value)
+                lua_rawset(L, -3)
+            }
         case .ref(let ref): lua_rawgeti(L, mw_registryindex(), lua_Integer(ref.id))
         case .stackTop: lua_pushvalue(L, -1)
         }

@@ -75,16 +75,21 @@ enum BenchPlugins {
     }
 
     /// `calls` and `seconds` of `hook`, summed over the hub's plugins (`GET /api/plugins`).
-    static func hookStatistics(_ reply: HTTPReply, hook: String) -> (calls: Double, seconds: Double) {
+    /// A hook's calls and total seconds over every plugin, and the largest per-plugin median and p99 (µs).
+    static func hookStatistics(_ reply: HTTPReply, hook: String) -> (calls: Double, seconds: Double, medianMicros: Double, p99Micros: Double) {
         guard let object = try? JSONSerialization.jsonObject(with: Data(reply.body)) as? [String: Any],
-              let plugins = object["plugins"] as? [[String: Any]] else { return (0, 0) }
+              let plugins = object["plugins"] as? [[String: Any]] else { return (0, 0, 0, 0) }
         var calls = 0.0
         var seconds = 0.0
+        var median = 0.0
+        var p99 = 0.0
         for plugin in plugins {
             guard let stats = plugin["stats"] as? [String: Any], let entry = stats[hook] as? [String: Any] else { continue }
             calls += (entry["calls"] as? NSNumber)?.doubleValue ?? 0
             seconds += (entry["seconds"] as? NSNumber)?.doubleValue ?? 0
+            median = max(median, (entry["median_us"] as? NSNumber)?.doubleValue ?? 0)
+            p99 = max(p99, (entry["p99_us"] as? NSNumber)?.doubleValue ?? 0)
         }
-        return (calls, seconds)
+        return (calls, seconds, median, p99)
     }
 }

@@ -46,6 +46,8 @@ enum PluginsScenario {
                             if stats.calls > 0 {
                                 result.extra["\(hook)_calls"] = stats.calls
                                 result.extra["\(hook)_mean_us_per_call"] = stats.seconds / stats.calls * 1e6
+                                result.extra["\(hook)_median_us_per_call"] = stats.medianMicros
+                                result.extra["\(hook)_p99_us_per_call"] = stats.p99Micros
                             }
                         }
                     }

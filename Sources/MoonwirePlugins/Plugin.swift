@@ -70,10 +70,13 @@ public final class Plugin: Sendable {
     func call(
         _ hook: PluginHook, function: (PluginVM) -> LuaRef?, results: Int32 = 1, _ arguments: (inout PluginVM) -> [LuaValue]
     ) -> Outcome {
-        let start = MonotonicClock.nanoseconds()
+        // Timed on the VM, from the arguments' conversion to the results': waiting for the VM is not counted.
+        var elapsed: UInt64 = 0
         let outcome: Outcome = vm.withLock { vm in
             if retiredFlag.load(ordering: .acquiring) { return .retired }
             guard let ref = function(vm) else { return .done([]) }
+            let start = MonotonicClock.nanoseconds()
+            defer { elapsed = MonotonicClock.nanoseconds() - start }
             let args = arguments(&vm)
             switch vm.state.call(ref, args, results: results) {
             case .success(let values): return .done(values)
@@ -84,9 +87,9 @@ public final class Plugin: Sendable {
         case .retired:
             return outcome
         case .done:
-            statistics.record(hook, nanoseconds: MonotonicClock.nanoseconds() - start, error: nil)
+            statistics.record(hook, nanoseconds: elapsed, error: nil)
         case .failed(let error):
-            statistics.record(hook, nanoseconds: MonotonicClock.nanoseconds() - start, error: error.isLimit ? .limit : .script)
+            statistics.record(hook, nanoseconds: elapsed, error: error.isLimit ? .limit : .script)
             context.hostIfAlive?.logger.error(
                 "plugin hook failed",
                 metadata: [

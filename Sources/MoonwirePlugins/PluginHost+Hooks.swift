@@ -97,19 +97,20 @@ extension PluginHost {
     public func filterPublish(_ event: Event, from publisher: PublisherInfo) -> PublishDecision {
         let plugins = pluginSet
         var event = event
-        let ctx = JSONValue.object(publisher.pluginTable)
         // A custom type's own handler runs first, then the on_publish chain.
         var steps: [(Plugin, PluginHook)] = []
         if let owner = plugins.typeOwners[event.type.rawValue] { steps.append((owner, .eventType)) }
         for plugin in plugins.with(.onPublish) where plugin.name != publisher.plugin { steps.append((plugin, .onPublish)) }
+        if steps.isEmpty { return .pass(event) }
+        let ctx = publisher.pluginValue
         for (plugin, hook) in steps {
-            let table = JSONValue.object(event.pluginTable)
+            let table = event.pluginValue
             let outcome: Plugin.Outcome
             if hook == .eventType {
                 let type = event.type.rawValue
-                outcome = callType(type, on: plugin, function: { $0.types[type]?.handle }) { _ in [.json(ctx), .json(table)] }
+                outcome = callType(type, on: plugin, function: { $0.types[type]?.handle }) { _ in [ctx, table] }
             } else {
-                outcome = call(plugin, .onPublish, results: 3) { _ in [.json(ctx), .json(table)] }
+                outcome = call(plugin, .onPublish, results: 3) { _ in [ctx, table] }
             }
             switch outcome {
             case .retired:
@@ -140,12 +141,12 @@ extension PluginHost {
     public func filterDelivery(_ event: Event, to recipient: ConnectionInfo) -> DeliveryDecision {
         var current = event
         var replaced = false
-        let ctx = JSONValue.object(recipient.pluginTable)
+        let ctx = recipient.pluginValue
         for plugin in pluginSet.with(.onDeliver) {
             let snapshot = current
             let wasReplaced = replaced
             let outcome = call(plugin, .onDeliver, results: 1) { vm in
-                [.json(ctx), wasReplaced ? .json(.object(snapshot.pluginTable)) : .ref(vm.deliverEvent(snapshot))]
+                [ctx, wasReplaced ? snapshot.pluginValue : .ref(vm.deliverEvent(snapshot))]
             }
             switch outcome {
             case .retired:
@@ -233,18 +234,23 @@ extension ConnectRequest {
 }
 
 extension PublisherInfo {
-    /// The publisher as `on_publish` sees it.
-    var pluginTable: JSONObject {
-        var table = connection?.pluginTable
-            ?? [
-                "user_id": .string(userID),
-                "roles": .array((identity?.roles ?? []).map { .string($0) }),
-                "metadata": .object(identity?.metadata ?? [:]),
-            ]
-        table["transport"] = .string(transport.rawValue)
-        table["user_id"] = .string(userID)
-        table["trusted"] = .bool(trusted)
-        if let plugin { table["plugin"] = .string(plugin) }
-        return table
+    /// The publisher as `on_publish` sees it: the connection's fields (if any), with `user_id`, `transport`,
+    /// `trusted` and `plugin` (for `hub.publish`) set by the publish.
+    var pluginValue: LuaValue {
+        var fields: [(key: String, value: LuaValue)] = []
+        fields.reserveCapacity(10)
+        if let connection {
+            for field in connection.pluginFields where field.key != "user_id" && field.key != "transport" {
+                fields.append((field.key, .json(field.value)))
+            }
+        } else {
+            fields.append(("roles", .json(.array((identity?.roles ?? []).map { .string($0) }))))
+            fields.append(("metadata", .json(.object(identity?.metadata ?? [:]))))
+        }
+        fields.append(("user_id", .string(userID)))
+        fields.append(("transport", .string(transport.rawValue)))
+        fields.append(("trusted", .bool(trusted)))
+        if let plugin { fields.append(("plugin", .string(plugin))) }
+        return .table(fields)
     }
 }

@@ -1,64 +1,99 @@
 import CoreMetrics
+import Histogram
 import MoonwireCore
 import Synchronization
 
-/// Per-hook counters of one plugin (kept across its versions): calls, errors, limit hits and time.
+/// Per-hook counters of one plugin (kept across its versions): calls, errors, limit hits, time, and the
+/// distribution of call times (from the call's start on the plugin's VM to its end: waiting for the VM
+/// is not counted).
 public final class PluginStatistics: Sendable {
     public struct Counters: Sendable, Equatable {
         public var calls = 0
         public var errors = 0
         public var limitHits = 0
         public var nanoseconds: UInt64 = 0
+        /// Median and 99th percentile of the call time, in nanoseconds (0 before the first call).
+        public var medianNanoseconds: UInt64 = 0
+        public var p99Nanoseconds: UInt64 = 0
     }
 
-    private let counters = Mutex<[PluginHook: Counters]>([:])
-    private let metrics: Mutex<[PluginHook: (calls: Counter, errors: Counter, limits: Counter, time: FloatingPointCounter)]>
+    /// One hook's figures; a class so that recording changes it in place (the histogram is large).
+    private final class HookRecord {
+        var counters = Counters()
+        /// Call times in ns, 1 ns to 60 s, two significant digits.
+        var times = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .two)
+        let calls: Counter
+        let errors: Counter
+        let limits: Counter
+        let time: FloatingPointCounter
+
+        init(calls: Counter, errors: Counter, limits: Counter, time: FloatingPointCounter) {
+            self.calls = calls
+            self.errors = errors
+            self.limits = limits
+            self.time = time
+        }
+    }
+
+    private let records = Mutex<[PluginHook: HookRecord]>([:])
     private let plugin: String
     private let factory: any MetricsFactory
 
     init(plugin: String, factory: any MetricsFactory) {
         self.plugin = plugin
         self.factory = factory
-        self.metrics = Mutex([:])
     }
 
     /// Records one call.
     func record(_ hook: PluginHook, nanoseconds: UInt64, error: LuaErrorKind?) {
-        counters.withLock { counters in
-            var c = counters[hook] ?? Counters()
-            c.calls += 1
-            c.nanoseconds += nanoseconds
+        let record = records.withLock { records -> HookRecord in
+            let record = records[hook] ?? makeRecord(hook, in: &records)
+            record.counters.calls += 1
+            record.counters.nanoseconds += nanoseconds
+            _ = record.times.record(max(1, min(nanoseconds, 60_000_000_000)))
             if let error {
-                c.errors += 1
-                if error == .limit { c.limitHits += 1 }
+                record.counters.errors += 1
+                if error == .limit { record.counters.limitHits += 1 }
             }
-            counters[hook] = c
+            return record
         }
-        let instruments = metrics.withLock { metrics in
-            if let existing = metrics[hook] { return existing }
-            let dimensions = [("plugin", plugin), ("hook", hook.rawValue)]
-            let created = (
-                Counter(label: "moonwire_plugin_calls_total", dimensions: dimensions, factory: factory),
-                Counter(label: "moonwire_plugin_errors_total", dimensions: dimensions, factory: factory),
-                Counter(label: "moonwire_plugin_limit_hits_total", dimensions: dimensions, factory: factory),
-                FloatingPointCounter(label: "moonwire_plugin_call_seconds_total", dimensions: dimensions, factory: factory)
-            )
-            metrics[hook] = created
-            return created
-        }
-        instruments.calls.increment()
-        instruments.time.increment(by: Double(nanoseconds) / 1e9)
+        record.calls.increment()
+        record.time.increment(by: Double(nanoseconds) / 1e9)
         if let error {
-            instruments.errors.increment()
-            if error == .limit { instruments.limits.increment() }
+            record.errors.increment()
+            if error == .limit { record.limits.increment() }
         }
     }
 
+    private func makeRecord(_ hook: PluginHook, in records: inout [PluginHook: HookRecord]) -> HookRecord {
+        let dimensions = [("plugin", plugin), ("hook", hook.rawValue)]
+        let record = HookRecord(
+            calls: Counter(label: "moonwire_plugin_calls_total", dimensions: dimensions, factory: factory),
+            errors: Counter(label: "moonwire_plugin_errors_total", dimensions: dimensions, factory: factory),
+            limits: Counter(label: "moonwire_plugin_limit_hits_total", dimensions: dimensions, factory: factory),
+            time: FloatingPointCounter(label: "moonwire_plugin_call_seconds_total", dimensions: dimensions, factory: factory))
+        records[hook] = record
+        return record
+    }
+
     /// A snapshot by hook.
-    public var snapshot: [PluginHook: Counters] { counters.withLock { $0 } }
+    public var snapshot: [PluginHook: Counters] {
+        records.withLock { records in records.mapValues(Self.counters) }
+    }
 
     /// Counters of one hook.
-    public func counters(for hook: PluginHook) -> Counters { counters.withLock { $0[hook] ?? Counters() } }
+    public func counters(for hook: PluginHook) -> Counters {
+        records.withLock { records in records[hook].map(Self.counters) ?? Counters() }
+    }
+
+    private static func counters(_ record: HookRecord) -> Counters {
+        var counters = record.counters
+        if counters.calls > 0 {  // (called under the lock)
+            counters.medianNanoseconds = record.times.valueAtPercentile(50)
+            counters.p99Nanoseconds = record.times.valueAtPercentile(99)
+        }
+        return counters
+    }
 }
 
 /// How a plugin call failed, for counting.

@@ -10,7 +10,7 @@ struct PluginsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plugins",
         abstract: "Check plugins, or reload them in a running hub.",
-        subcommands: [Check.self, Reload.self]
+        subcommands: [Check.self, Reload.self, Bench.self]
     )
 
     struct Check: AsyncParsableCommand {

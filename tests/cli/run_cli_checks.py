@@ -76,6 +76,17 @@ def main():
               "plugins check accepts a good plugin and lists its hooks")
         bad = subprocess.run([binary, "plugins", "check", broken], capture_output=True, text=True, timeout=30)
         check(bad.returncode == 1 and "broken.lua:3:" in bad.stderr, "plugins check refuses a broken plugin with file and line")
+        timed = subprocess.run([binary, "plugins", "bench", plugins, "--calls", "2000", "--json"],
+                               capture_output=True, text=True, timeout=60)
+        report = json.loads(timed.stdout) if timed.returncode == 0 else {}
+        check(report.get("plugins") == ["greeter"] and report.get("calls") == 2000
+              and 0 < report["on_publish"]["median_us"] <= report["on_publish"]["p99_us"] and report.get("on_deliver") is None,
+              "plugins bench times the on_publish chain of a folder (median <= p99) and says there is no on_deliver filter")
+        broken_dir = os.path.join(work, "broken-plugins")
+        os.mkdir(broken_dir)
+        shutil.copy(broken, broken_dir)
+        failed = subprocess.run([binary, "plugins", "bench", broken_dir, "--calls", "10"], capture_output=True, text=True, timeout=60)
+        check(failed.returncode == 1 and "broken" in failed.stderr, "plugins bench refuses a folder whose plugin does not load")
 
         config = os.path.join(work, "bad.toml")
         with open(config, "w") as f:

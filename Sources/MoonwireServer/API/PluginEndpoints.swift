@@ -34,6 +34,8 @@ struct PluginEndpoints: Sendable {
                 hooks[hook.rawValue] = [
                     "calls": .int(Int64(counters.calls)), "errors": .int(Int64(counters.errors)),
                     "limit_hits": .int(Int64(counters.limitHits)), "seconds": .double(Double(counters.nanoseconds) / 1e9),
+                    "median_us": .double(Double(counters.medianNanoseconds) / 1e3),
+                    "p99_us": .double(Double(counters.p99Nanoseconds) / 1e3),
                 ]
             }
             var entry: JSONObject = [

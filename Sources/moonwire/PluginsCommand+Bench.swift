@@ -1,0 +1,90 @@
+import ArgumentParser
+import Foundation
+import MoonwireCore
+import MoonwirePlugins
+
+extension PluginsCommand {
+    /// `moonwire plugins bench [DIR]`: what each publish and delivery costs in the plugins of a folder,
+    /// measured in this process on one thread (no server, no network, no waiting for the plugin's VM).
+    struct Bench: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Time the plugins' on_publish chain and on_deliver filters per call (median, p99, mean), in process.",
+            discussion: """
+                Loads the folder as the hub would, then calls the on_publish chain and the on_deliver filters \
+                --calls times each with one message event (data: {"text", "pad"} of --payload bytes) from an HTTP \
+                publisher, to a WebSocket recipient in the room (the same event each time, as in a fan-out). Prints \
+                the time of each call through the hub's hooks: the whole chain, every plugin that has the hook.
+                """)
+
+        @Argument(help: "The plugins folder.")
+        var directory = "plugins"
+
+        @Option(help: "Calls per hook.")
+        var calls = 100_000
+
+        @Option(help: "Bytes of padding in the event's data.")
+        var payload = 100
+
+        @Flag(help: "JSON output.")
+        var json = false
+
+        func run() async throws {
+            let host = PluginHost(options: PluginOptions(directory: directory, watch: false))
+            let hub = Hub(configuration: HubConfiguration(), broker: MemoryBroker(historySize: 100), hooks: host)
+            host.attach(hub)
+            let report = host.reload(trigger: "bench")
+            for failure in report.failed {
+                FileHandle.standardError.write(Data("moonwire: \(failure.plugin): \(failure.message)\n".utf8))
+            }
+            guard report.succeeded else { throw ExitCode(1) }
+            let loaded = host.plugins.map(\.name)
+            let data: JSONValue = ["text": "hello from the benchmark", "pad": .string(String(repeating: "x", count: max(0, payload)))]
+            let publisher = PublisherInfo(connection: nil, transport: .http, userID: "bench")
+            let recipient = ConnectionInfo(
+                id: "bench-recipient", transport: .webSocket, identity: Identity(userID: "reader"), remoteAddress: "127.0.0.1:40000",
+                rooms: ["bench"])
+            // One event for every call: a fan-out hands the same event to every recipient's on_deliver.
+            let event = Event(type: .message, userID: "bench", roomID: "bench", data: data)
+            let stored = Event(type: .message, userID: "bench", roomID: "bench", data: data, id: EventID(1))
+            let publish = Self.time(calls) { _ in _ = host.filterPublish(event, from: publisher) }
+            let deliver = host.filtersDelivery ? Self.time(calls) { _ in _ = host.filterDelivery(stored, to: recipient) } : nil
+            if json {
+                var object: JSONObject = ["plugins": .array(loaded.map { .string($0) }), "calls": .int(Int64(calls))]
+                object["on_publish"] = publish.json
+                object["on_deliver"] = deliver?.json ?? .null
+                print(JSONWriter.string(.object(object)))
+            } else {
+                print("plugins: \(loaded.isEmpty ? "(none)" : loaded.joined(separator: ", ")); \(calls) calls per hook, one thread")
+                print("hook        median µs  p99 µs  mean µs")
+                print(publish.line("on_publish"))
+                if let deliver { print(deliver.line("on_deliver")) } else { print("on_deliver  (no filter)") }
+            }
+        }
+
+        struct Timing {
+            var sorted: [UInt64]
+            var median: Double { Double(sorted[sorted.count / 2]) / 1000 }
+            var p99: Double { Double(sorted[min(sorted.count - 1, sorted.count * 99 / 100)]) / 1000 }
+            var mean: Double { Double(sorted.reduce(0, +)) / Double(sorted.count) / 1000 }
+            var json: JSONValue { ["median_us": .double(median), "p99_us": .double(p99), "mean_us": .double(mean)] }
+            func line(_ name: String) -> String {
+                name.padding(toLength: 12, withPad: " ", startingAt: 0)
+                    + String(format: "%9.2f  %6.2f  %7.2f", median, p99, mean)
+            }
+        }
+
+        /// Times `body` `count` times (after a tenth as warm-up), nanoseconds each.
+        static func time(_ count: Int, _ body: (Int) -> Void) -> Timing {
+            let count = max(1, count)
+            for index in 0..<max(1, count / 10) { body(index) }
+            var times: [UInt64] = []
+            times.reserveCapacity(count)
+            for index in 0..<count {
+                let start = MonotonicClock.nanoseconds()
+                body(index)
+                times.append(MonotonicClock.nanoseconds() - start)
+            }
+            return Timing(sorted: times.sorted())
+        }
+    }
+}
