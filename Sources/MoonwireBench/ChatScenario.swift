@@ -28,7 +28,7 @@ enum ChatScenario {
             let failed = Atomic<Int>(0)
             let interval = TimeAmount.nanoseconds(Int64(1e9 / max(0.001, options.messageRate)))
             let monitor = UsageMonitor(pid: pid)
-            let clientMonitor = UsageMonitor(pid: getpid())
+            let clientMonitor = UsageMonitor(pid: getpid(), descendants: false)
             monitor.begin()
             clientMonitor.begin()
             let started = BenchClock.monotonicNanos()

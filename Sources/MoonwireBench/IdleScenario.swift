@@ -10,7 +10,7 @@ enum IdleScenario {
             let runID = RunID.make()
             let count = options.subscribers ?? 15_000
             let before = pid.flatMap { ProcessSampler.usage(of: $0) }
-            let clientBefore = ProcessSampler.usage(of: getpid())
+            let clientBefore = ProcessSampler.usage(of: getpid(), descendants: false)
             options.log("idle: opening \(count) \(options.transport.displayName) connections")
             let pool = await SubscriberPool.open(
                 load: load, transport: options.transport, roomNames: ["bench-\(runID)"], count: count, roomOf: { _ in 0 },
@@ -19,7 +19,7 @@ enum IdleScenario {
             options.log("idle: \(pool.readyCount) connections ready in \(String(format: "%.1f", pool.connectSeconds)) s; holding \(options.hold) s")
             try await Task.sleep(nanoseconds: UInt64(max(0, options.hold) * 1e9))
             let after = pid.flatMap { ProcessSampler.usage(of: $0) }
-            let clientAfter = ProcessSampler.usage(of: getpid())
+            let clientAfter = ProcessSampler.usage(of: getpid(), descendants: false)
             // Check the connections are alive: a few events, each to be received by every one of them.
             let phase = PublishPhase(
                 scenario: "idle", mode: .rate(Double(max(1, options.verifyEvents)) / 0.5), payloadBytes: options.payloadBytes,

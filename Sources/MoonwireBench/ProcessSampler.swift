@@ -19,11 +19,13 @@ public enum ProcessSampler {
     private static let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
     private static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
 
-    /// Usage of `pid` and its descendants, or nil when `pid` is gone.
-    public static func usage(of pid: Int32) -> ProcessUsage? {
+    /// Usage of `pid` and (unless `descendants` is false) its descendants, or nil when `pid` is gone.
+    /// The load generator measures itself without descendants: a hub it started is measured apart.
+    public static func usage(of pid: Int32, descendants: Bool = true) -> ProcessUsage? {
         guard let own = stat(pid) else { return nil }
         var pids = [pid]
         var total = ProcessUsage(cpuSeconds: own.cpu, rssBytes: rss(pid) ?? 0, processes: 1)
+        guard descendants else { return total }
         // Descendants: walk /proc once, building parent links.
         var children: [Int32: [Int32]] = [:]
         if let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") {
@@ -80,25 +82,27 @@ public enum ProcessSampler {
 /// core busy), resident memory at the start, its peak and at the end.
 final class UsageMonitor: @unchecked Sendable {
     private let pid: Int32?
+    private let descendants: Bool
     private let lock = NSLock()
     private var start: ProcessUsage?
     private var startTime = 0.0
     private var peakRSS = 0
     private var task: Task<Void, Never>?
 
-    init(pid: Int32?) {
+    init(pid: Int32?, descendants: Bool = true) {
         self.pid = pid
+        self.descendants = descendants
     }
 
     func begin() {
         guard let pid else { return }
-        start = ProcessSampler.usage(of: pid)
+        start = ProcessSampler.usage(of: pid, descendants: descendants)
         startTime = BenchClock.seconds(since: 0)
         peakRSS = start?.rssBytes ?? 0
         task = Task.detached { [weak self] in
             while !Task.isCancelled {
                 try? await Task.sleep(nanoseconds: 250_000_000)
-                guard let self, let usage = ProcessSampler.usage(of: pid) else { return }
+                guard let self, let usage = ProcessSampler.usage(of: pid, descendants: self.descendants) else { return }
                 self.lock.withLock { self.peakRSS = max(self.peakRSS, usage.rssBytes) }
             }
         }
@@ -107,7 +111,7 @@ final class UsageMonitor: @unchecked Sendable {
     /// Stops sampling; nil without a pid (or when the process is gone).
     func end() -> HubUsage? {
         task?.cancel()
-        guard let pid, let start, let now = ProcessSampler.usage(of: pid) else { return nil }
+        guard let pid, let start, let now = ProcessSampler.usage(of: pid, descendants: descendants) else { return nil }
         let elapsed = BenchClock.seconds(since: 0) - startTime
         lock.lock()
         let peak = max(peakRSS, now.rssBytes)

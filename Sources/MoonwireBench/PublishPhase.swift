@@ -54,7 +54,7 @@ struct PublishPhase {
         defer { for connection in connections { connection.close() } }
 
         let monitor = UsageMonitor(pid: hubPID)
-        let clientMonitor = UsageMonitor(pid: getpid())
+        let clientMonitor = UsageMonitor(pid: getpid(), descendants: false)
         monitor.begin()
         clientMonitor.begin()
         let started = BenchClock.monotonicNanos()

@@ -90,23 +90,23 @@ final class SQLiteHistoryFile: Sendable {
         return rooms
     }
 
-    /// Writes `events` in one transaction.
+    /// Most rows in one INSERT statement (three variables each, well under SQLite's limit of 32,766).
+    static let rowsPerStatement = 600
+
+    /// Writes `events` atomically: one INSERT statement (SQLite makes a lone statement its own transaction,
+    /// one trip to the database thread), or a transaction around several for a larger batch.
     func write(_ events: [Event]) async throws {
         guard !events.isEmpty else { return }
+        if events.count <= Self.rowsPerStatement {
+            try await insert(events[...])
+            return
+        }
         _ = try await database.query("BEGIN IMMEDIATE")
         do {
             var start = 0
             while start < events.count {
-                let chunk = events[start..<min(events.count, start + 300)]
-                let placeholders = Array(repeating: "(?, ?, ?)", count: chunk.count).joined(separator: ", ")
-                var binds: [SQLiteData] = []
-                binds.reserveCapacity(chunk.count * 3)
-                for event in chunk {
-                    binds.append(.text(event.roomID ?? ""))
-                    binds.append(.integer(SQLiteInt64(event.id?.value ?? 0)))
-                    binds.append(.text(String(decoding: EventCodec.encode(event), as: UTF8.self)))
-                }
-                _ = try await database.query("INSERT OR REPLACE INTO moonwire_events (room, id, body) VALUES \(placeholders)", binds)
+                let chunk = events[start..<min(events.count, start + Self.rowsPerStatement)]
+                try await insert(chunk)
                 start += chunk.count
             }
             _ = try await database.query("COMMIT")
@@ -114,6 +114,18 @@ final class SQLiteHistoryFile: Sendable {
             _ = try? await database.query("ROLLBACK")
             throw error
         }
+    }
+
+    private func insert(_ events: ArraySlice<Event>) async throws {
+        let placeholders = Array(repeating: "(?, ?, ?)", count: events.count).joined(separator: ", ")
+        var binds: [SQLiteData] = []
+        binds.reserveCapacity(events.count * 3)
+        for event in events {
+            binds.append(.text(event.roomID ?? ""))
+            binds.append(.integer(SQLiteInt64(event.id?.value ?? 0)))
+            binds.append(.text(String(decoding: EventCodec.encode(event), as: UTF8.self)))
+        }
+        _ = try await database.query("INSERT OR REPLACE INTO moonwire_events (room, id, body) VALUES \(placeholders)", binds)
     }
 
     /// Deletes what the history size and age limit no longer retain in `rooms`, remembering the newest id
