@@ -1,22 +1,28 @@
 import HTTPTypes
 import MoonwireCore
 import NIOCore
+import NIOHTTP1
 import NIOHTTPTypes
+import NIOHTTPTypesHTTP1
 
 /// Lets the hub write live events onto an SSE response directly (see `DirectSink`), batched per event
 /// loop, while the channel is writable; once it is not, events wait in the connection's queue.
 ///
-/// Events are formatted at once (the stream's cursor moves in delivery order) and written as body parts
-/// through the pipeline, as the response's own writer does, after everything it wrote before.
+/// Events are formatted at once (the stream's cursor moves in delivery order) and handed to the HTTP/1
+/// response encoder as body parts (it adds the chunk framing), after everything the response's own writer
+/// wrote before.
 final class SSEDirectSink: DirectSink, LoopWriteSink {
     let channel: any Channel
     let format: SSEEventFormat
     private let batcher: EventLoopWriteBatcher
+    /// The context of the handler right above the HTTP/1 encoder, found on first use (event loop only).
+    private let codec: NIOLoopBoundBox<ChannelHandlerContext?>
 
     init(channel: any Channel, format: SSEEventFormat) {
         self.channel = channel
         self.format = format
         self.batcher = EventLoopWriteBatcher.shared(for: channel.eventLoop)
+        self.codec = NIOLoopBoundBox.makeEmptyBox(valueType: ChannelHandlerContext.self, eventLoop: channel.eventLoop)
     }
 
     var acceptsDirectWrites: Bool { channel.isWritable }
@@ -32,11 +38,20 @@ final class SSEDirectSink: DirectSink, LoopWriteSink {
         batcher.write(.bytes(buffer), to: self)
     }
 
+    /// Writes a body part (on the event loop): straight to the HTTP/1 encoder when the HTTP-types codec is
+    /// in the pipeline, else through the whole pipeline as the response's writer does.
     func writeOnLoop(_ bytes: ByteBuffer) {
-        channel.write(HTTPResponsePart.body(bytes), promise: nil)
+        if codec.value == nil {
+            codec.value = try? channel.pipeline.syncOperations.context(handlerType: HTTP1ToHTTPServerCodec.self)
+        }
+        if let context = codec.value {
+            context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(bytes))), promise: nil)
+        } else {
+            channel.write(HTTPResponsePart.body(bytes), promise: nil)
+        }
     }
 
     func flushOnLoop() {
-        channel.flush()
+        if let context = codec.value { context.flush() } else { channel.flush() }
     }
 }
