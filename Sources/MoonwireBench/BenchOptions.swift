@@ -43,8 +43,8 @@ public struct BenchOptions: Sendable {
     public var rateFactor: Double = 2
     public var maxRate: Double = 10_000
     public var stepSeconds: Double = 1
-    /// Storm: how late a step may finish (seconds past 1.5 × `stepSeconds`) and still count as kept to schedule.
-    public var stepSlack: Double = 0.5
+    /// Storm: how late a step may finish (seconds past 1.1 × its schedule) and still count as kept to it.
+    public var stepSlack: Double = 0.1
     public var maxConnections: Int = 15_000
     public var holdConnections = false
     /// Idle: seconds the connections are held before memory is read.

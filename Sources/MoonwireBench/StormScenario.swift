@@ -112,8 +112,10 @@ enum StormScenario {
                 result.extra["connects_per_second"] = Double(succeeded) / elapsed
                 result.notes.append("latency columns: connect to ready; counts: no events are published in this scenario")
                 results.append(result)
-                // A step passes when every connect succeeded and the step kept (nearly) to its schedule.
-                let clean = failed == 0 && elapsed <= options.stepSeconds * 1.5 + options.stepSlack
+                // A step passes when every connect succeeded and the step kept to its schedule: done within
+                // a tenth (plus `stepSlack` seconds) of the time its connects were spread over.
+                let scheduled = Double(count) / rate
+                let clean = failed == 0 && elapsed <= scheduled * 1.1 + options.stepSlack
                 options.log("storm: step \(step): \(succeeded)/\(count) in \(String(format: "%.2f", elapsed)) s, \(failed) failed")
                 if !clean { break }
                 bestRate = rate

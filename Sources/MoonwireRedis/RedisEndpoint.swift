@@ -52,30 +52,11 @@ public struct RedisEndpoint: Sendable, Equatable, CustomStringConvertible {
             port = p
         }
         guard !host.isEmpty, (1...65535).contains(port) else { return nil }
-        self.init(host: host, port: port, database: database, password: password.map { $0.removingPercentEncoding })
+        self.init(host: host, port: port, database: database, password: password.map { $0.percentDecoded ?? $0 })
     }
 
     public var description: String {
         let shownHost = host.contains(":") ? "[\(host)]" : host
         return "redis://\(password == nil ? "" : ":***@")\(shownHost):\(port)\(database == 0 ? "" : "/\(database)")"
-    }
-}
-
-extension String {
-    /// `%XX` sequences decoded (passwords in URLs); the string itself when malformed.
-    fileprivate var removingPercentEncoding: String {
-        var bytes: [UInt8] = []
-        var iterator = Array(utf8)[...]
-        while let byte = iterator.popFirst() {
-            if byte == UInt8(ascii: "%"), iterator.count >= 2,
-                let value = UInt8(String(decoding: iterator.prefix(2), as: UTF8.self), radix: 16)
-            {
-                bytes.append(value)
-                iterator = iterator.dropFirst(2)
-            } else {
-                bytes.append(byte)
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }

@@ -74,19 +74,6 @@ extension MoonwireRequestContext {
     /// A path parameter with `%XX` escapes decoded (so `team%2Fa` names the room `team/a`).
     func pathParameter(_ name: String) -> String {
         let raw = parameters.get(name) ?? ""
-        guard raw.contains("%") else { return raw }
-        var bytes: [UInt8] = []
-        var utf8 = Array(raw.utf8)[...]
-        while let byte = utf8.popFirst() {
-            if byte == UInt8(ascii: "%"), utf8.count >= 2,
-                let value = UInt8(String(decoding: utf8.prefix(2), as: UTF8.self), radix: 16)
-            {
-                bytes.append(value)
-                utf8 = utf8.dropFirst(2)
-            } else {
-                bytes.append(byte)
-            }
-        }
-        return String(validating: bytes, as: UTF8.self) ?? raw
+        return raw.percentDecoded ?? raw
     }
 }
