@@ -3,7 +3,8 @@
 #   scripts/install-deps.sh          build + run needs (Lua 5.4 headers, pkg-config)
 #   scripts/install-deps.sh test     also what the test suite uses (Python websockets/aiohttp for the seed clients,
 #                                    Chromium and chromedriver for the browser tests, redis-server for the
-#                                    Redis broker and multi-node tests, which start their own on a free port)
+#                                    Redis broker and multi-node tests, which start their own on a free port,
+#                                    nginx with Nchan for the benchmark's smoke test)
 set -euo pipefail
 
 need_apt=()
@@ -16,6 +17,9 @@ if [ "${1:-}" = "test" ]; then
     command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
     command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
     command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+    # The benchmark's smoke test runs its Nchan side against a real nginx with Nchan.
+    command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx-light)
+    [ -f /usr/lib/nginx/modules/ngx_nchan_module.so ] || need_apt+=(libnginx-mod-nchan)
 fi
 
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -187,6 +187,41 @@ import Glibc
         #expect(found.count == 1)
     }
 
+    @Test func compareRunsEveryTransportAndModeAgainstMoonwireAndARealNchan() async throws {
+        let nchan = try await NchanServer.start()
+        do {
+            try await withLiveHub { live in
+                var options = options(live)
+                options.moonwireURL = live.baseURL
+                options.moonwirePID = getpid()
+                options.nchanURL = nchan.url
+                options.nchanPID = nchan.pid
+                options.compareSubscribers = [4]
+                options.comparePayloads = [100]
+                options.compareModes = ["rate", "full"]
+                options.compareDeliveriesPerSecond = 80
+                let results = try await Bench.run(.compare, options)
+                let runs = results.map { "\($0.target.rawValue) \($0.transport?.rawValue ?? "-") \($0.mode.hasPrefix("rate") ? "rate" : $0.mode)" }
+                #expect(Set(runs).count == 12, "\(runs)")
+                for target in ["moonwire", "nchan"] {
+                    for transport in ["ws", "sse", "poll"] {
+                        for mode in ["rate", "full"] { #expect(runs.contains("\(target) \(transport) \(mode)"), "\(runs)") }
+                    }
+                }
+                for result in results {
+                    expectCountsAddUp(result, recipientsPerEvent: 4, "compare \(result.target) \(result.mode)")
+                    #expect(result.hub != nil, "both servers' CPU and memory are read")
+                }
+                let table = ResultTable.comparison(results)
+                #expect(table.contains("ws") && table.contains("sse") && table.contains("poll"), "\(table)")
+            }
+        } catch {
+            await nchan.stop()
+            throw error
+        }
+        await nchan.stop()
+    }
+
     @Test func theComparisonTablePairsMoonwireAndNchan() {
         var moonwire = BenchResult(scenario: "fanout", target: .moonwire, transport: .ws, connections: 1000, rooms: 1, payloadBytes: 100, mode: "full")
         moonwire.deliveredPerSecond = 200_000

@@ -73,8 +73,9 @@ struct SSEEndpoint: Sendable {
             body: ResponseBody { writer in
                 try await writer.write(ByteBuffer(string: "retry: 3000\n\n"))
                 let format = SSEEventFormat(rooms: rooms, cursor: initialCursor, plain: plain)
-                var transport = SSETransport(writer: writer, format: format)
-                // Only now: the head and everything above are on their way, so direct writes come after them.
+                var transport = SSETransport(writer: writer, format: format, channel: channel)
+                // Only once the head and the line above are on the channel may events go to it directly.
+                await channel.settle()
                 connection.attachDirectSink(SSEDirectSink(channel: channel, format: format))
                 _ = try await request.body.consumeWithInboundCloseHandler { _ in
                     await hub.serve(connection, over: &transport)

@@ -30,6 +30,9 @@ struct WebSocketTransport: Transport {
     }
 
     mutating func close(_ reason: DisconnectReason) async {
+        // The close frame goes through the WebSocket writer: let the live events queued for this event loop
+        // go out first (`WebSocketDirectSink`).
+        await channel.settle()
         try? await outbound.close(WebSocketErrorCode(codeNumber: Int(reason.closeCode)), reason: reason.message)
     }
 }

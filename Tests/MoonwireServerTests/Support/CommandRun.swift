@@ -36,7 +36,7 @@ final class CommandRun: Sendable {
         var status: Int32?
     }
 
-    private let pid: pid_t
+    let pid: pid_t
     private let arguments: [String]
     private let state: Mutex<State>
 
