@@ -5,9 +5,10 @@ import NIOWebSocket
 
 /// Delivers a connection's queue as WebSocket text frames; closes with the reason's close code.
 ///
-/// A batch is written straight onto the connection's channel in one event-loop hop with one flush, and the
-/// write is awaited: the socket's backpressure holds the pump (and the connection's bounded queue fills)
-/// instead of piling frames up in memory. Each frame shares the event's encoded buffer: no copy per recipient.
+/// A batch is written straight onto the connection's channel in one event-loop hop with one flush. When the
+/// channel is no longer writable after it, the write is awaited: the socket's backpressure holds the pump
+/// (and the connection's bounded queue fills) instead of piling frames up in memory. Each frame shares the
+/// event's encoded buffer: no copy per recipient.
 struct WebSocketTransport: Transport {
     let outbound: WebSocketOutboundWriter
     let channel: any Channel
@@ -24,7 +25,14 @@ struct WebSocketTransport: Transport {
         let batch = frames
         channel.eventLoop.execute {
             for frame in batch.dropLast() { channel.write(frame, promise: nil) }
-            channel.writeAndFlush(last, promise: written)
+            // While the socket keeps up, the pump goes on at once; once it does not, it waits for this
+            // batch to be written, so the connection's bounded queue (not memory) takes the backlog.
+            if channel.isWritable {
+                channel.writeAndFlush(last, promise: nil)
+                written.succeed()
+            } else {
+                channel.writeAndFlush(last, promise: written)
+            }
         }
         try await written.futureResult.get()
     }
