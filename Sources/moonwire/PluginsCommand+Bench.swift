@@ -25,6 +25,9 @@ extension PluginsCommand {
         @Option(help: "Bytes of padding in the event's data.")
         var payload = 100
 
+        @Option(name: .customLong("evict-mib"), help: "Between calls, write this many MiB (0: none) to push the plugins' state out of the CPU caches, as a busy hub's other work does (8: past this machine's L2; 64: past its L3). Use fewer --calls.")
+        var evictMiB = 0
+
         @Flag(help: "JSON output.")
         var json = false
 
@@ -46,15 +49,17 @@ extension PluginsCommand {
             // One event for every call: a fan-out hands the same event to every recipient's on_deliver.
             let event = Event(type: .message, userID: "bench", roomID: "bench", data: data)
             let stored = Event(type: .message, userID: "bench", roomID: "bench", data: data, id: EventID(1))
-            let publish = Self.time(calls) { _ in _ = host.filterPublish(event, from: publisher) }
-            let deliver = host.filtersDelivery ? Self.time(calls) { _ in _ = host.filterDelivery(stored, to: recipient) } : nil
+            let evict: (() -> Void)? = evictMiB > 0 ? Self.cacheEvictor(megabytes: evictMiB) : nil
+            let publish = Self.time(calls, between: evict) { _ in _ = host.filterPublish(event, from: publisher) }
+            let deliver = host.filtersDelivery
+                ? Self.time(calls, between: evict) { _ in _ = host.filterDelivery(stored, to: recipient) } : nil
             if json {
-                var object: JSONObject = ["plugins": .array(loaded.map { .string($0) }), "calls": .int(Int64(calls))]
+                var object: JSONObject = ["plugins": .array(loaded.map { .string($0) }), "calls": .int(Int64(calls)), "evict_mib": .int(Int64(evictMiB))]
                 object["on_publish"] = publish.json
                 object["on_deliver"] = deliver?.json ?? .null
                 print(JSONWriter.string(.object(object)))
             } else {
-                print("plugins: \(loaded.isEmpty ? "(none)" : loaded.joined(separator: ", ")); \(calls) calls per hook, one thread")
+                print("plugins: \(loaded.isEmpty ? "(none)" : loaded.joined(separator: ", ")); \(calls) calls per hook, one thread\(evictMiB > 0 ? ", \(evictMiB) MiB written between calls" : "")")
                 print("hook        median µs  p99 µs  mean µs")
                 print(publish.line("on_publish"))
                 if let deliver { print(deliver.line("on_deliver")) } else { print("on_deliver  (no filter)") }
@@ -73,18 +78,30 @@ extension PluginsCommand {
             }
         }
 
-        /// Times `body` `count` times (after a tenth as warm-up), nanoseconds each.
-        static func time(_ count: Int, _ body: (Int) -> Void) -> Timing {
+        /// Times `body` `count` times (after a tenth as warm-up), nanoseconds each; `between` runs before
+        /// each timed call, untimed.
+        static func time(_ count: Int, between: (() -> Void)? = nil, _ body: (Int) -> Void) -> Timing {
             let count = max(1, count)
             for index in 0..<max(1, count / 10) { body(index) }
             var times: [UInt64] = []
             times.reserveCapacity(count)
             for index in 0..<count {
+                between?()
                 let start = MonotonicClock.nanoseconds()
                 body(index)
                 times.append(MonotonicClock.nanoseconds() - start)
             }
             return Timing(sorted: times.sorted())
+        }
+
+        /// Writes `megabytes` MiB, pushing the plugin's state out of the caches that are smaller.
+        static func cacheEvictor(megabytes: Int) -> () -> Void {
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, megabytes) << 20, alignment: 64)
+            var round: UInt8 = 0
+            return {
+                round &+= 1
+                for offset in stride(from: 0, to: buffer.count, by: 64) { buffer[offset] = round }
+            }
         }
     }
 }

@@ -82,6 +82,11 @@ def main():
         check(report.get("plugins") == ["greeter"] and report.get("calls") == 2000
               and 0 < report["on_publish"]["median_us"] <= report["on_publish"]["p99_us"] and report.get("on_deliver") is None,
               "plugins bench times the on_publish chain of a folder (median <= p99) and says there is no on_deliver filter")
+        evicting = subprocess.run([binary, "plugins", "bench", plugins, "--calls", "50", "--evict-mib", "1", "--json"],
+                                  capture_output=True, text=True, timeout=60)
+        cold = json.loads(evicting.stdout) if evicting.returncode == 0 else {}
+        check(cold.get("evict_mib") == 1 and cold.get("on_publish", {}).get("median_us", 0) > 0,
+              "plugins bench --evict-mib writes between calls and still times every call")
         broken_dir = os.path.join(work, "broken-plugins")
         os.mkdir(broken_dir)
         shutil.copy(broken, broken_dir)
