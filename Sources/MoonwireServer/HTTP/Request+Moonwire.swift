@@ -9,13 +9,7 @@ extension Request {
     }
 
     /// Every query parameter (the last value of a repeated one).
-    var queryDictionary: [String: String] {
-        var result: [String: String] = [:]
-        for (key, value) in uri.queryParameters {
-            result[String(key)] = String(value)
-        }
-        return result
-    }
+    var queryDictionary: [String: String] { RequestQuery(self).values }
 
     /// Headers as a dictionary with lowercased names (repeated headers joined by commas).
     var headerDictionary: [String: String] {
@@ -27,25 +21,13 @@ extension Request {
         return result
     }
 
-    /// The rooms named by `rooms=a,b` and/or `room=a&room=b`; `nil` when none is named.
-    var requestedRooms: [String]? {
-        var rooms: [String] = []
-        for value in uri.queryParameters.getAll("rooms") {
-            rooms.append(contentsOf: value.split(separator: ",").map { String($0).trimming(" ") })
-        }
-        rooms.append(contentsOf: uri.queryParameters.getAll("room").map { String($0) })
-        rooms = rooms.filter { !$0.isEmpty }
-        var seen = Set<String>()
-        rooms = rooms.filter { seen.insert($0).inserted }
-        return rooms.isEmpty ? nil : rooms
-    }
-
     /// A bearer token from `Authorization`, else the `token` query parameter.
-    var bearerToken: String? {
-        if let authorization = headers[.authorization], authorization.lowercased().hasPrefix("bearer ") {
-            return String(authorization.dropFirst(7)).trimming(" ")
-        }
-        return query("token")
+    var bearerToken: String? { authorizationBearer ?? query("token") }
+
+    /// The token of an `Authorization: Bearer …` header.
+    var authorizationBearer: String? {
+        guard let authorization = headers[.authorization], authorization.lowercased().hasPrefix("bearer ") else { return nil }
+        return String(authorization.dropFirst(7)).trimming(" ")
     }
 
     /// Reads the body as a JSON object, within `limit` bytes. An empty body reads as `{}`.

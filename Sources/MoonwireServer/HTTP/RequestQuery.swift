@@ -15,20 +15,19 @@ struct RequestQuery: Sendable {
         var firstValues: [String: String] = [:]
         var rooms: [String] = []
         var seen = Set<String>()
-        func addRoom(_ name: Substring) {
-            let room = String(name).trimming(" ")
+        func addRoom(_ room: String) {
             if !room.isEmpty, seen.insert(room).inserted { rooms.append(room) }
         }
-        // Named `rooms` first, then `room`, as clients have always been answered.
+        // Named `rooms` first (each name trimmed), then `room` (as given), as clients have always been answered.
         let parameters = request.uri.queryParameters
         for (key, value) in parameters {
             let name = String(key)
             let text = String(value)
             values[name] = text
             if firstValues[name] == nil { firstValues[name] = text }
-            if key == "rooms" { value.split(separator: ",").forEach(addRoom) }
+            if key == "rooms" { value.split(separator: ",").forEach { addRoom(String($0).trimming(" ")) } }
         }
-        for (key, value) in parameters where key == "room" { addRoom(value) }
+        for (key, value) in parameters where key == "room" { addRoom(String(value)) }
         self.values = values
         self.firstValues = firstValues
         self.rooms = rooms.isEmpty ? nil : rooms
@@ -39,9 +38,6 @@ struct RequestQuery: Sendable {
 
     /// A bearer token from `Authorization`, else the `token` parameter.
     func bearerToken(_ request: Request) -> String? {
-        if let authorization = request.headers[.authorization], authorization.lowercased().hasPrefix("bearer ") {
-            return String(authorization.dropFirst(7)).trimming(" ")
-        }
-        return firstValues["token"]
+        request.authorizationBearer ?? firstValues["token"]
     }
 }

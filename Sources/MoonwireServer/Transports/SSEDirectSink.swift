@@ -15,14 +15,14 @@ final class SSEDirectSink: DirectSink, LoopWriteSink {
     let channel: any Channel
     let format: SSEEventFormat
     private let batcher: EventLoopWriteBatcher
-    /// The context of the handler right above the HTTP/1 encoder, found on first use (event loop only).
-    private let codec: NIOLoopBoundBox<ChannelHandlerContext?>
+    /// The handler right above the HTTP/1 encoder.
+    private let codec: PipelineContext<HTTP1ToHTTPServerCodec>
 
     init(channel: any Channel, format: SSEEventFormat) {
         self.channel = channel
         self.format = format
         self.batcher = EventLoopWriteBatcher.shared(for: channel.eventLoop)
-        self.codec = NIOLoopBoundBox.makeEmptyBox(valueType: ChannelHandlerContext.self, eventLoop: channel.eventLoop)
+        self.codec = PipelineContext(of: HTTP1ToHTTPServerCodec.self, in: channel)
     }
 
     var acceptsDirectWrites: Bool { channel.isWritable }
@@ -41,10 +41,7 @@ final class SSEDirectSink: DirectSink, LoopWriteSink {
     /// Writes a body part (on the event loop): straight to the HTTP/1 encoder when the HTTP-types codec is
     /// in the pipeline, else through the whole pipeline as the response's writer does.
     func writeOnLoop(_ bytes: ByteBuffer) {
-        if codec.value == nil {
-            codec.value = try? channel.pipeline.syncOperations.context(handlerType: HTTP1ToHTTPServerCodec.self)
-        }
-        if let context = codec.value {
+        if let context = codec.context {
             context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(bytes))), promise: nil)
         } else {
             channel.write(HTTPResponsePart.body(bytes), promise: nil)
@@ -52,6 +49,6 @@ final class SSEDirectSink: DirectSink, LoopWriteSink {
     }
 
     func flushOnLoop() {
-        if let context = codec.value { context.flush() } else { channel.flush() }
+        codec.flush()
     }
 }

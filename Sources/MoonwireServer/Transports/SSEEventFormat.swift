@@ -28,24 +28,22 @@ final class SSEEventFormat: @unchecked Sendable {
 
     /// A stored event as every one-room stream writes it.
     static func storedEvent(_ encoded: EncodedEvent, plain: Bool) -> ByteBuffer {
-        let event = encoded.event
         var buffer = ByteBuffer()
         buffer.reserveCapacity(encoded.json.readableBytes + 64)
-        if let id = event.id { buffer.writeString("id: \(id)\n") }
-        if !plain { buffer.writeString("event: \(event.type.rawValue)\n") }
-        buffer.writeString("data: ")
-        buffer.writeImmutableBuffer(encoded.json)
-        buffer.writeString("\n\n")
+        write(encoded, id: encoded.event.id?.description ?? "", plain: plain, to: &buffer)
         return buffer
     }
 
     /// Appends `encoded` as one SSE event, moving the cursor past it.
     func append(_ encoded: EncodedEvent, to buffer: inout ByteBuffer) {
-        let event = encoded.event
-        if let id = event.id, let room = event.roomID { cursor.set(room, id) }
-        let id = cursor.encoded(for: rooms)
+        if let id = encoded.event.id, let room = encoded.event.roomID { cursor.set(room, id) }
+        Self.write(encoded, id: cursor.encoded(for: rooms), plain: plain, to: &buffer)
+    }
+
+    /// One SSE event: `id:` (unless empty), `event:` (unless plain), `data:` the event's JSON.
+    private static func write(_ encoded: EncodedEvent, id: String, plain: Bool, to buffer: inout ByteBuffer) {
         if !id.isEmpty { buffer.writeString("id: \(id)\n") }
-        if !plain { buffer.writeString("event: \(event.type.rawValue)\n") }
+        if !plain { buffer.writeString("event: \(encoded.event.type.rawValue)\n") }
         buffer.writeString("data: ")
         buffer.writeImmutableBuffer(encoded.json)
         buffer.writeString("\n\n")

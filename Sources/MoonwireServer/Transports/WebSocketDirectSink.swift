@@ -9,13 +9,12 @@ import NIOWebSocket
 final class WebSocketDirectSink: DirectSink, LoopWriteSink {
     let channel: any Channel
     private let batcher: EventLoopWriteBatcher
-    /// The frame encoder's context, found on first use (event loop only).
-    private let encoder: NIOLoopBoundBox<ChannelHandlerContext?>
+    private let encoder: PipelineContext<WebSocketFrameEncoder>
 
     init(channel: any Channel) {
         self.channel = channel
         self.batcher = EventLoopWriteBatcher.shared(for: channel.eventLoop)
-        self.encoder = NIOLoopBoundBox.makeEmptyBox(valueType: ChannelHandlerContext.self, eventLoop: channel.eventLoop)
+        self.encoder = PipelineContext(of: WebSocketFrameEncoder.self, in: channel)
     }
 
     var acceptsDirectWrites: Bool { channel.isWritable }
@@ -27,10 +26,7 @@ final class WebSocketDirectSink: DirectSink, LoopWriteSink {
     /// Writes a ready frame (on the event loop), past the encoder; falls back to a frame through the
     /// whole pipeline if the encoder is not found.
     func writeOnLoop(_ frame: ByteBuffer) {
-        if encoder.value == nil {
-            encoder.value = try? channel.pipeline.syncOperations.context(handlerType: WebSocketFrameEncoder.self)
-        }
-        if let context = encoder.value {
+        if let context = encoder.context {
             context.write(NIOAny(frame), promise: nil)
         } else {
             var payload = frame
@@ -40,7 +36,7 @@ final class WebSocketDirectSink: DirectSink, LoopWriteSink {
     }
 
     func flushOnLoop() {
-        if let context = encoder.value { context.flush() } else { channel.flush() }
+        encoder.flush()
     }
 
     private static func headerLength(_ frame: ByteBuffer) -> Int {
