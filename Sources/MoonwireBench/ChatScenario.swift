@@ -60,7 +60,7 @@ enum ChatScenario {
             for loop in load.loops { try await loop.submit {}.get() }
             let publishSeconds = BenchClock.seconds(since: started)
             let expectedTotal = expected.load(ordering: .relaxed)
-            await Drain.wait(load: load, expected: expectedTotal, idle: options.drain)
+            try await Drain.wait(load: load, expected: expectedTotal, idle: options.drain)
             let hub = monitor.end()
             let client = clientMonitor.end()
             let snapshot = try await load.collect()

@@ -130,18 +130,7 @@ struct PublishPhase {
         let publishSeconds = BenchClock.seconds(since: started)
         // Drain: until everything expected arrived, or nothing arrived for `drain` seconds.
         let expected = counters.expected.load(ordering: .relaxed)
-        var lastProgress = load.progress
-        var lastProgressAt = BenchClock.monotonicNanos()
-        while load.progress < expected {
-            try await Task.sleep(nanoseconds: 20_000_000)
-            let progress = load.progress
-            if progress != lastProgress {
-                lastProgress = progress
-                lastProgressAt = BenchClock.monotonicNanos()
-            } else if BenchClock.seconds(since: lastProgressAt) > drain {
-                break
-            }
-        }
+        try await Drain.wait(load: load, expected: expected, idle: drain)
         let hub = monitor.end()
         let client = clientMonitor.end()
         let snapshot = try await load.collect()

@@ -20,8 +20,8 @@ public final class PluginStatistics: Sendable {
     /// One hook's figures; a class so that recording changes it in place (the histogram is large).
     private final class HookRecord {
         var counters = Counters()
-        /// Call times in ns, 1 ns to 60 s, two significant digits.
-        var times = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .two)
+        /// Call times in ns, 1 ns to `longestCall`, two significant digits.
+        var times = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: PluginStatistics.longestCall, numberOfSignificantValueDigits: .two)
         let calls: Counter
         let errors: Counter
         let limits: Counter
@@ -34,6 +34,9 @@ public final class PluginStatistics: Sendable {
             self.time = time
         }
     }
+
+    /// The longest call time the histograms tell apart (60 s); longer calls count as this long.
+    private static let longestCall: UInt64 = 60_000_000_000
 
     private let records = Mutex<[PluginHook: HookRecord]>([:])
     private let plugin: String
@@ -50,7 +53,7 @@ public final class PluginStatistics: Sendable {
             let record = records[hook] ?? makeRecord(hook, in: &records)
             record.counters.calls += 1
             record.counters.nanoseconds += nanoseconds
-            _ = record.times.record(max(1, min(nanoseconds, 60_000_000_000)))
+            _ = record.times.record(max(1, min(nanoseconds, Self.longestCall)))
             if let error {
                 record.counters.errors += 1
                 if error == .limit { record.counters.limitHits += 1 }
