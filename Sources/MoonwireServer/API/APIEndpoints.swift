@@ -33,7 +33,7 @@ struct APIEndpoints: Sendable {
             await respond { () throws(HubError) in
                 try apiKey.verify(request)
                 let room = try room(context)
-                return HTTPResponses.json(.object(await hub.clusterPresenceData(room.id)))
+                return HTTPResponses.json(.object(await hub.clusterPresenceData(room.id, page: try PresencePage(query: request))))
             }
         }
         api.get("rooms/:room/history") { request, context in
