@@ -9,6 +9,10 @@ public enum BenchScenario: String, CaseIterable, Sendable {
     case idle
     case plugins
     case reload
+    /// Events with many keys through `POST /publish`, with plugins: the hub's CPU per event.
+    case manykeys
+    /// Many users joining and leaving one room: presence announcements, CPU, another room's round trips.
+    case joinstorm
     /// The fan-out matrix against Moonwire and Nchan, side by side (`make bench-vs-nchan`).
     case compare
 }
@@ -25,6 +29,8 @@ public enum Bench {
         case .idle: return try await IdleScenario.run(options)
         case .plugins: return try await PluginsScenario.run(options)
         case .reload: return try await ReloadScenario.run(options)
+        case .manykeys: return try await ManyKeysScenario.run(options)
+        case .joinstorm: return try await JoinStormScenario.run(options)
         case .compare: return try await CompareScenario.run(options)
         }
     }

@@ -53,6 +53,10 @@ public struct BenchOptions: Sendable {
     public var verifyEvents = 3
     /// Reload: seconds between reloads.
     public var reloadInterval: Double = 1
+    /// Many keys: the key counts of the events, one run each.
+    public var keys: [Int] = [1000, 4000, 16000]
+    /// Many keys: events published per key count.
+    public var events = 3
     /// Compare: subscriber counts, transports, payloads and modes of the matrix, and the deliveries per
     /// second of its fixed-rate runs (the event rate is this divided by the subscribers).
     public var compareSubscribers: [Int] = [1000, 5000]

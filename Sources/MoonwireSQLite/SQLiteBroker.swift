@@ -20,6 +20,9 @@ public final class SQLiteBroker: Broker {
         public var maxBatch = 512
         /// How often rooms written to are trimmed in the file (memory is trimmed at once).
         public var trimInterval: Duration = .seconds(2)
+        /// History kept in memory over every room together, in bytes; past it the oldest events leave the
+        /// memory copy first, whatever their room (0: no cap). The file keeps `historySize` per room.
+        public var maxBytes = 0
 
         public init(path: String) {
             self.path = path
@@ -53,7 +56,7 @@ public final class SQLiteBroker: Broker {
     private let file: SQLiteHistoryFile
     private let floor: EventID
     private let logger: Logger
-    private let streams = Mutex<[String: RoomStreamBox]>([:])
+    private let table: StreamTable
     private let queue = Mutex(Queue())
     private let counters = Mutex(Counters())
     private let sink = Mutex<(any BrokerSink)?>(nil)
@@ -63,10 +66,11 @@ public final class SQLiteBroker: Broker {
         self.file = file
         self.floor = floor
         self.logger = logger
-    }
-
-    private var maxAgeMicroseconds: Int64 {
-        options.maxAge.map { Int64($0.nanoseconds / 1000) } ?? 0
+        self.table = StreamTable(
+            limits: StreamTable.Limits(
+                eventsPerRoom: options.historySize, maxAgeMicroseconds: options.maxAge.map { Int64($0.nanoseconds / 1000) } ?? 0,
+                maxBytes: options.maxBytes),
+            floor: floor)
     }
 
     /// Opens the file and loads its history.
@@ -76,23 +80,15 @@ public final class SQLiteBroker: Broker {
             let floor = try await file.created()
             let broker = SQLiteBroker(options: options, file: file, floor: floor, logger: logger)
             let stored = try await file.load(capacity: max(0, options.historySize))
-            var loaded = 0
-            var boxes: [String: RoomStreamBox] = [:]
-            var assigned: [String: EventID] = [:]
-            for (room, entry) in stored {
-                let head = max(entry.events.last?.id ?? .zero, entry.trimmed, entry.beyondCapacity ?? .zero, floor)
-                let retainedAfter = max(entry.trimmed, entry.beyondCapacity ?? .zero, floor)
-                var stream = RoomStream(
-                    capacity: options.historySize, maxAge: broker.maxAgeMicroseconds, events: entry.events, head: head,
-                    retainedAfter: retainedAfter)
-                stream.evictExpired()
-                loaded += stream.count
-                boxes[room] = RoomStreamBox(stream)
-                assigned[room] = stream.head
-            }
-            broker.streams.withLock { $0 = boxes }
-            broker.queue.withLock { $0.assigned = assigned }
-            logger.info("history loaded", metadata: ["path": "\(options.path)", "rooms": "\(boxes.count)", "events": "\(loaded)"])
+            broker.table.restore(
+                stored.map { room, entry in
+                    let head = max(entry.events.last?.id ?? .zero, entry.trimmed, entry.beyondCapacity ?? .zero, floor)
+                    let retainedAfter = max(entry.trimmed, entry.beyondCapacity ?? .zero, floor)
+                    return (room, entry.events, head, retainedAfter)
+                })
+            logger.info(
+                "history loaded",
+                metadata: ["path": "\(options.path)", "rooms": "\(broker.table.streamCount)", "events": "\(broker.table.retainedEvents)"])
             return broker
         } catch {
             await file.close()
@@ -102,15 +98,6 @@ public final class SQLiteBroker: Broker {
 
     public func attach(_ sink: any BrokerSink) {
         self.sink.withLock { $0 = sink }
-    }
-
-    private func stream(_ room: String) -> RoomStreamBox {
-        streams.withLock { streams in
-            if let existing = streams[room] { return existing }
-            let box = RoomStreamBox(RoomStream(capacity: options.historySize, floor: floor, maxAge: maxAgeMicroseconds))
-            streams[room] = box
-            return box
-        }
     }
 
     // MARK: Publish
@@ -124,7 +111,8 @@ public final class SQLiteBroker: Broker {
             let startWriter = queue.withLock { queue -> Bool? in
                 guard !queue.closed else { return nil }
                 var stored = event
-                let id = EventID.next(after: queue.assigned[room] ?? floor)
+                // Ids go on from the room's stream (or what is remembered of it once forgotten).
+                let id = EventID.next(after: queue.assigned[room] ?? table.head(of: room) ?? table.base(for: room))
                 queue.assigned[room] = id
                 stored.id = id
                 stored.ephemeralID = ""
@@ -179,7 +167,7 @@ public final class SQLiteBroker: Broker {
             }
             let sink = self.sink.withLock { $0 }
             for item in batch {
-                stream(item.event.roomID ?? "").state.withLock { stream in
+                _ = table.withStream(item.event.roomID ?? "", create: true) { stream in
                     stream.appendStored(item.event)
                     sink?.deliver(item.event)
                 }
@@ -215,18 +203,30 @@ public final class SQLiteBroker: Broker {
     // MARK: Reads
 
     public func history(room: String, _ request: HistoryRequest) async throws -> HistoryPage {
-        stream(room).state.withLock { stream in
-            stream.evictExpired()
-            return stream.read(request)
-        }
+        table.read(room, request)
     }
 
     public func recentHistory(room: String, count: Int) -> [Event]? {
-        guard let box = streams.withLock({ $0[room] }) else { return [] }
-        return box.state.withLock { stream in
+        table.withStream(room, create: false) { stream in
             stream.evictExpired()
             return stream.read(.latest(count)).events
+        } ?? []
+    }
+
+    public func retainsHistory(room: String) -> Bool {
+        table.retains(room)
+    }
+
+    /// Forgets the room's in-memory stream unless one of its events is still being written.
+    public func forget(room: String) {
+        queue.withLock { queue in
+            if let assigned = queue.assigned[room], (table.head(of: room) ?? .zero) < assigned { return }
+            if table.forget(room) { queue.assigned.removeValue(forKey: room) }
         }
+    }
+
+    public func roomsWithHistory() -> [String] {
+        table.roomsWithEvents()
     }
 
     public func subscribe(room: String) async throws {}
@@ -255,8 +255,7 @@ public final class SQLiteBroker: Broker {
     }
 
     public func statistics() async -> BrokerStatistics {
-        let boxes = streams.withLock { Array($0.values) }
-        let retained = boxes.reduce(0) { total, box in total + box.state.withLock { $0.count } }
+        let retained = table.retainedEvents
         let counters = self.counters.withLock { $0 }
         let pending = queue.withLock { $0.pending.count }
         var details: JSONObject = [
@@ -265,6 +264,8 @@ public final class SQLiteBroker: Broker {
             "events_written": .int(Int64(counters.written)),
             "write_failures": .int(Int64(counters.failures)),
             "pending_writes": .int(Int64(pending)),
+            "retained_bytes": .int(Int64(table.retainedBytes)),
+            "max_bytes": .int(Int64(table.limits.maxBytes)),
         ]
         if let error = counters.lastError { details["last_error"] = .string(error) }
         return BrokerStatistics(kind: "sqlite", retainedEvents: retained, healthy: counters.lastError == nil, details: details)

@@ -38,7 +38,10 @@ public struct MoonwireApplication: Sendable {
         self.init(
             configuration: configuration,
             makeBroker: { _, _ in
-                broker ?? MemoryBroker(historySize: configuration.hub.historySize, maxAge: configuration.historyMaxAge.nonZero)
+                broker
+                    ?? MemoryBroker(
+                        historySize: configuration.hub.historySize, maxAge: configuration.historyMaxAge.nonZero,
+                        maxBytes: configuration.historyMaxBytes)
             },
             hooks: hooks, logger: logger, clock: clock)
     }
@@ -58,6 +61,7 @@ public struct MoonwireApplication: Sendable {
             var options = SQLiteBroker.Options(path: path)
             options.historySize = configuration.hub.historySize
             options.maxAge = configuration.historyMaxAge.nonZero
+            options.maxBytes = configuration.historyMaxBytes
             let broker = try await SQLiteBroker.open(options: options, logger: brokerLogger)
             return MoonwireApplication(configuration: configuration, broker: broker, hooks: hooks, logger: logger)
         case .redis(let endpoint):

@@ -10,19 +10,22 @@ extension BenchTransport: ExpressibleByArgument {}
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Load-test a hub (or Nchan): fan-out, many rooms, chat, connection storm, idle memory, plugins, reload.",
+        abstract: "Load-test a hub (or Nchan): fan-out, many rooms, chat, connection storm, idle memory, plugins, reload, many-key events, join storms.",
         discussion: """
             Scenarios: fanout (one room, N subscribers), rooms (R rooms, one subscriber each), chat (WebSocket clients \
             publishing and receiving), storm (rising connects per second until failures), idle (N connections held; \
             server memory per connection), plugins (fan-out with no plugin, one and three on_publish hooks, an on_deliver \
-            filter; needs --hub-binary), reload (plugins reloaded every second while events flow), compare (the fan-out \
+            filter; needs --hub-binary), reload (plugins reloaded every second while events flow), manykeys (POST /publish of \
+            events with --keys keys against a hub with plugins, the shipped ones by default: the hub's CPU per event), joinstorm \
+            (--subscribers users join one room, then leave: presence announcements, the hub's CPU, another room's round \
+            trips), compare (the fan-out \
             matrix against Moonwire and Nchan, as `make bench-vs-nchan` runs it). Every run reports delivered events/s, \
             publish-to-receive latency (p50, p99, p99.9), the server's CPU and memory (with --hub-pid or --hub-binary), \
             errors, and the counts: published, expected, received, duplicates, missing. Loopback servers only.
             """
     )
 
-    @Argument(help: "fanout, rooms, chat, storm, idle, plugins, reload or compare.")
+    @Argument(help: "fanout, rooms, chat, storm, idle, plugins, reload, manykeys, joinstorm or compare.")
     var scenario: BenchScenario
 
     @Option(help: "The server: moonwire or nchan.")
@@ -37,7 +40,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Subscriber transport: ws, sse or poll.")
     var transport: BenchTransport = .ws
 
-    @Option(help: "Subscribers (fanout 1000, reload 200), clients (chat 500) or held connections (idle 15000).")
+    @Option(help: "Subscribers (fanout 1000, reload 200), clients (chat 500), held connections (idle 15000) or joining users (joinstorm 1000).")
     var subscribers: Int?
 
     @Option(help: "Rooms of the rooms scenario, one subscriber each.")
@@ -82,7 +85,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .customLong("hub-arg"), parsing: .unconditionalSingleValue, help: "Extra argument for the started hub (repeatable), e.g. --hub-arg=--set --hub-arg=rooms.history_size=500.")
     var hubArguments: [String] = []
 
-    @Option(name: .customLong("plugins-dir"), help: "Reload against a running hub: its plugins directory (the scenario writes bench_reload.lua there).")
+    @Option(name: .customLong("plugins-dir"), help: "Reload against a running hub: its plugins directory (the scenario writes bench_reload.lua there). Manykeys: the plugins of the started hub (default ./plugins; \"\" for none).")
     var pluginsDirectory: String?
 
     @Flag(name: .customLong("distinct-users"), help: "One user id per subscriber (each join is announced to the room) instead of one shared id.")
@@ -114,6 +117,12 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("reload-interval"), help: "Reload: seconds between reloads.")
     var reloadInterval = 1.0
+
+    @Option(help: "Manykeys: key counts of the events, comma-separated.")
+    var keys = "1000,4000,16000"
+
+    @Option(help: "Manykeys: events published per key count.")
+    var events = 3
 
     @Option(name: .customLong("compare-subscribers"), help: "Compare: subscriber counts, comma-separated.")
     var compareSubscribers = "1000,5000"
@@ -163,6 +172,8 @@ struct BenchCommand: AsyncParsableCommand {
         _ = try parsedTransports()
         _ = try parsedInts(compareSubscribers, "--compare-subscribers")
         _ = try parsedInts(comparePayloads, "--compare-payloads")
+        _ = try parsedInts(keys, "--keys")
+        if events < 1 { throw ValidationError("--events must be at least 1") }
         for mode in compareModes.split(separator: ",") where mode != "rate" && mode != "full" {
             throw ValidationError("--compare-modes takes rate and full")
         }
@@ -213,6 +224,8 @@ struct BenchCommand: AsyncParsableCommand {
         options.holdConnections = holdConnections
         options.hold = holdSeconds
         options.reloadInterval = reloadInterval
+        options.keys = try parsedInts(keys, "--keys")
+        options.events = events
         options.compareSubscribers = try parsedInts(compareSubscribers, "--compare-subscribers")
         options.compareTransports = try parsedTransports()
         options.comparePayloads = try parsedInts(comparePayloads, "--compare-payloads")

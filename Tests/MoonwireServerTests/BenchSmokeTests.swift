@@ -155,6 +155,40 @@ import Glibc
         #expect(results[1].extra["throughput_vs_none"] != nil)
     }
 
+    @Test func manyKeysPublishesEachSizeThroughThePluginsAndReadsTheHubsCPU() async throws {
+        try await withLiveHub(plugins: .shipped(["moderation", "reactions"])) { live in
+            var options = options(live)
+            options.hubPID = getpid()
+            options.keys = [10, 300]
+            options.events = 2
+            let results = try await Bench.run(.manykeys, options)
+            #expect(results.map(\.variant) == ["10 keys", "300 keys"])
+            for result in results {
+                #expect(result.published == 2, "\(result)")
+                #expect(result.errors.total == 0, "\(result)")
+                #expect(result.extra["hub_cpu_seconds_per_event"] != nil)
+                #expect(result.extra["wall_seconds_per_event"].map { $0 > 0 } == true)
+            }
+            #expect(results[1].payloadBytes > results[0].payloadBytes)
+        }
+    }
+
+    @Test func joinStormCountsTheAnnouncementsOfBothPhases() async throws {
+        try await withLiveHub { live in
+            var options = options(live)
+            options.hubPID = getpid()
+            options.subscribers = 20
+            let results = try await Bench.run(.joinstorm, options)
+            #expect(results.map(\.variant) == ["join", "leave"])
+            #expect(results.allSatisfy { $0.connections == 20 })
+            // A small room: each join and leave announced on its own, to the watcher too.
+            #expect(results[0].extra["watcher_announcements"] == 20)
+            #expect(results[1].extra["watcher_announcements"] == 20)
+            #expect((results[0].extra["announcements_received"] ?? 0) > 0)
+            #expect(results.allSatisfy { $0.extra["hub_cpu_seconds"] != nil })
+        }
+    }
+
     @Test func reloadUnderLoadDropsAndDuplicatesNothing() async throws {
         var options = BenchOptions()
         options.hubBinary = CommandRun.binary

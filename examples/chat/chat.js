@@ -99,6 +99,7 @@ function start(name) {
   hub.on("typing", onTyping);
   hub.on("user_joined", onUserJoined);
   hub.on("user_left", onUserLeft);
+  hub.on("presence_diff", onPresenceDiff);
   hub.on("notification", onNotification);
   hub.on("gap", onGap);
   hub.on("error", (event) => showNotice(event.data?.message || "the hub reported an error", event.data?.code));
@@ -281,6 +282,24 @@ function onUserLeft(event) {
   room.presence.delete(user);
   clearTyping(room, user);
   if (name === state.current) {
+    renderPresence();
+    renderTyping();
+  }
+}
+
+// A large room's joins and leaves come batched; when the lists were cut, ask for the room's presence.
+function onPresenceDiff(event) {
+  const name = event.room_id;
+  if (!name || !state.joined.includes(name)) return;
+  const room = roomState(name);
+  for (const user of event.data?.joins || []) if (!room.presence.has(user)) room.presence.set(user, { user_id: user });
+  for (const user of event.data?.leaves || []) {
+    if (user === state.me) continue;
+    room.presence.delete(user);
+    clearTyping(room, user);
+  }
+  if (event.data?.truncated) refreshPresence(name);
+  else if (name === state.current) {
     renderPresence();
     renderTyping();
   }

@@ -39,11 +39,26 @@ public protocol Broker: Sendable {
 
     /// Where presence is shared between nodes; `nil` for a single node (the hub's own rooms tell).
     var presence: (any PresenceStore)? { get }
+
+    /// Whether this node keeps events of `room` that clients can still read: the hub keeps a room while
+    /// anyone is in it or its broker retains events of it. Brokers whose history lives elsewhere (Redis)
+    /// answer false.
+    func retainsHistory(room: String) -> Bool
+
+    /// The hub removed `room` (nobody in it, nothing retained): drop what this node keeps of it, if it
+    /// still retains nothing.
+    func forget(room: String)
+
+    /// Rooms whose history this node holds (at start: the rooms restored from a file), in no order.
+    func roomsWithHistory() -> [String]
 }
 
 extension Broker {
     public func recentHistory(room: String, count: Int) -> [Event]? { nil }
     public var presence: (any PresenceStore)? { nil }
+    public func retainsHistory(room: String) -> Bool { false }
+    public func forget(room: String) {}
+    public func roomsWithHistory() -> [String] { [] }
 }
 
 /// What a broker reports about itself.

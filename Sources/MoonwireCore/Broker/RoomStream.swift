@@ -1,8 +1,10 @@
 /// One room's bounded history and id counter, as the embedded brokers keep it (the SQLite broker too, as
-/// its in-memory copy). Not thread-safe.
+/// its in-memory copy). Not thread-safe; `StreamTable` keeps each behind a lock.
 package struct RoomStream {
     /// Retained events, oldest first, from `start` on (the slots before `start` are dropped lazily).
     private var events: [Event] = []
+    /// The size (`Event.retainedByteCount`) of each event in `events`, at the same positions.
+    private var sizes: [Int] = []
     /// Index in `events` of the oldest retained event.
     private var start = 0
     package let capacity: Int
@@ -12,8 +14,10 @@ package struct RoomStream {
     package private(set) var head: EventID
     /// Every event after this id is retained (or none was published); events up to it may have been lost.
     package private(set) var retainedAfter: EventID
+    /// The sizes of the retained events, together.
+    package private(set) var bytes = 0
 
-    /// A stream whose history is unknown up to `floor` (ids before it belong to an earlier life of the hub).
+    /// A stream whose history is unknown up to `floor` (ids up to it belong to an earlier life of the room).
     package init(capacity: Int, floor: EventID, maxAge: Int64 = 0) {
         self.capacity = max(0, capacity)
         self.maxAge = max(0, maxAge)
@@ -30,6 +34,9 @@ package struct RoomStream {
     }
 
     package var count: Int { events.count - start }
+
+    /// The id of the oldest retained event.
+    package var oldestID: EventID? { count > 0 ? events[start].id : nil }
 
     /// Assigns the next id to `event` and appends it, evicting the oldest event if full.
     package mutating func append(_ event: Event) -> Event {
@@ -49,7 +56,10 @@ package struct RoomStream {
             return
         }
         events.append(stored)
-        while count > capacity { dropOldest() }
+        let size = stored.retainedByteCount
+        sizes.append(size)
+        bytes += size
+        while count > capacity { evictOldest() }
         evictExpired(now: id)
         compact()
     }
@@ -58,19 +68,27 @@ package struct RoomStream {
     package mutating func evictExpired(now: EventID = .now()) {
         guard maxAge > 0 else { return }
         let cutoff = now.value - maxAge
-        while count > 0, events[start].id!.value < cutoff { dropOldest() }
+        while count > 0, events[start].id!.value < cutoff { evictOldest() }
         compact()
     }
 
-    private mutating func dropOldest() {
+    /// Drops the oldest retained event (a resume from before it is told of the gap); returns its size.
+    @discardableResult
+    package mutating func evictOldest() -> Int {
+        guard count > 0 else { return 0 }
         retainedAfter = events[start].id!
+        let size = sizes[start]
+        bytes -= size
         start += 1
+        compact()
+        return size
     }
 
     /// Reclaims the dropped slots once they outnumber the retained ones (amortized O(1) per event).
     private mutating func compact() {
         if start > 0, start >= count {
             events.removeFirst(start)
+            sizes.removeFirst(start)
             start = 0
         }
     }
@@ -109,5 +127,13 @@ package struct RoomStream {
             let gap = after.map { $0 != .zero && $0 < retainedAfter } ?? false
             return HistoryPage(events: slice, head: head, gap: gap, oldestRetained: oldest, hasMore: to < total)
         }
+    }
+}
+
+extension Event {
+    /// About how many bytes the event takes in a room's history (its data, names and a fixed overhead).
+    package var retainedByteCount: Int {
+        data.approximateByteCount + type.rawValue.utf8.count + userID.utf8.count + (roomID?.utf8.count ?? 0)
+            + (origin?.utf8.count ?? 0) + 160
     }
 }

@@ -32,6 +32,16 @@ public struct HubConfiguration: Sendable {
     public var pollBatchSize = 100
     /// Long-poll: a client that has not polled for this long counts as gone (and leaves its rooms).
     public var pollSessionTimeout: Duration = .seconds(45)
+    /// Largest connection metadata accepted at connect (its compact JSON), in bytes. Every presence answer
+    /// repeats it for each member.
+    public var maxMetadataBytes = 2048
+    /// Most users in one presence answer; the answer says `truncated` and where the next page starts.
+    public var presencePageSize = 100
+    /// Rooms with more users than this get their joins and leaves as one `presence_diff` per
+    /// `presenceDiffInterval` instead of a `user_joined` / `user_left` each.
+    public var announceMaxUsers = 100
+    /// How often a large room's joins and leaves go out as a `presence_diff`.
+    public var presenceDiffInterval: Duration = .seconds(1)
 
     public init() {}
 }

@@ -20,10 +20,23 @@ public struct Identity: Sendable, Hashable {
         return nil
     }
 
-    /// Checks a user id a client claims for itself: valid, and not the hub's own `system`.
+    /// Checks a user id a client connects as: valid, and neither the hub's own `system` nor anything that
+    /// looks like it (`System`, `"system "`, Cyrillic `ѕystem`, fullwidth letters, zero-width characters
+    /// inside; see `UserIDSkeleton`).
     public static func validateClaimedUserID(_ userID: String) -> HubError? {
         if let error = validateUserID(userID) { return error }
-        if userID == Event.systemUser { return HubError(.invalidField, "user_id '\(userID)' is reserved for the hub") }
+        if UserIDSkeleton.looksLike(userID, Event.systemUser) {
+            return HubError(.invalidField, "user_id '\(userID.prefix(64))' is reserved for the hub (it reads as '\(Event.systemUser)')")
+        }
         return nil
+    }
+
+    /// Checks connection metadata: its compact JSON may take at most `limit` bytes.
+    public static func validateMetadata(_ metadata: JSONObject, limit: Int) -> HubError? {
+        guard !metadata.isEmpty else { return nil }
+        let size = JSONWriter.bytes(.object(metadata)).count
+        guard size > limit else { return nil }
+        return HubError(
+            .payloadTooLarge, "metadata of \(size) bytes is over the limit of \(limit) bytes (limits.max_metadata_bytes)")
     }
 }

@@ -29,8 +29,11 @@ public struct EventType: RawRepresentable, Hashable, Sendable, CustomStringConve
     /// A request for a room's presence (client → hub), and its answer (hub → that client only).
     public static let presence: EventType = "presence"
 
+    /// The joins and leaves of a large room over the last interval, in one event (hub → clients).
+    public static let presenceDiff: EventType = "presence_diff"
+
     /// Types that only the hub itself emits; nobody may publish them.
-    public static let hubOnly: Set<EventType> = [.userJoined, .userLeft, .heartbeat, .error, .gap, .ack, .presence]
+    public static let hubOnly: Set<EventType> = [.userJoined, .userLeft, .heartbeat, .error, .gap, .ack, .presence, .presenceDiff]
 
     /// Whether `name` is a well-formed type name: a letter, then up to 63 letters, digits, `_`, `-`, `.` or `:`.
     public static func isValidName(_ name: String) -> Bool {

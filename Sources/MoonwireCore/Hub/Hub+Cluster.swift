@@ -90,23 +90,13 @@ extension Hub {
         return (try? await store.isPresent(user: userID, room: room)) ?? false
     }
 
-    /// `presenceData(_:)` over every node: `{room_id, users: [...], count}`.
-    public func clusterPresenceData(_ room: String) async -> JSONObject {
-        let entries: [PresenceEntry]
+    /// `presenceData(_:page:)` over every node.
+    public func clusterPresenceData(_ room: String, page: PresencePage = PresencePage()) async -> JSONObject {
         do {
-            entries = try await clusterPresence(of: room)
+            return presenceAnswer(room: room, entries: try await clusterPresence(of: room), page: page)
         } catch {
-            return presenceData(room)
+            return presenceData(room, page: page)
         }
-        let users: [JSONValue] = entries.map { entry in
-            [
-                "user_id": .string(entry.userID),
-                "connections": .int(Int64(entry.connections)),
-                "transports": .array(entry.transports.map { .string($0) }),
-                "metadata": .object(entry.metadata),
-            ]
-        }
-        return ["room_id": .string(room), "users": .array(users), "count": .int(Int64(users.count))]
     }
 
     /// Announces that `user` left `room` for good, on behalf of a node that went away.

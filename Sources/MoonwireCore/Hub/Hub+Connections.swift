@@ -1,10 +1,18 @@
 extension Hub {
     /// Authenticates a connecting client through the hooks; without an auth plugin the client's claimed
-    /// user id is taken (the seed's rule).
+    /// user id is taken (the seed's rule). Either way the user id may not be the hub's own `system` or a
+    /// look-alike of it, and the metadata must fit `maxMetadataBytes`.
     public func authenticate(_ request: ConnectRequest) -> Result<Identity, HubError> {
+        let result = authenticateThroughHooks(request)
+        guard case .success(let identity) = result else { return result }
+        if let error = Identity.validateClaimedUserID(identity.userID) { return .failure(error) }
+        if let error = Identity.validateMetadata(identity.metadata, limit: configuration.maxMetadataBytes) { return .failure(error) }
+        return result
+    }
+
+    private func authenticateThroughHooks(_ request: ConnectRequest) -> Result<Identity, HubError> {
         switch hooks.authenticate(request) {
         case .allow(let identity):
-            if let error = Identity.validateUserID(identity.userID) { return .failure(error) }
             return .success(identity)
         case .deny(let code, let reason):
             logger.info(
@@ -14,7 +22,6 @@ extension Hub {
             guard let claimed = request.claimedUserID else {
                 return .failure(HubError(.authRequired, "user_id required"))
             }
-            if let error = Identity.validateClaimedUserID(claimed) { return .failure(error) }
             return .success(Identity(userID: claimed, metadata: request.metadata))
         }
     }
@@ -48,14 +55,13 @@ extension Hub {
 
     /// The welcome notification sent when a connection opens, listing the rooms (the seed's shape).
     public func welcome(_ connection: Connection) -> Event {
-        let all = rooms
-        let roomIDs = all.prefix(Self.welcomeRoomLimit).map { JSONValue.string($0.id) }
+        let (first, total) = firstRoomIDs(Self.welcomeRoomLimit)
         return Event(
             type: .notification, userID: Event.systemUser, roomID: nil,
             data: [
                 "message": .string("Welcome \(connection.userID)!"),
-                "rooms": .array(Array(roomIDs)),
-                "rooms_total": .int(Int64(all.count)),
+                "rooms": .array(first.map { .string($0) }),
+                "rooms_total": .int(Int64(total)),
                 "user_id": .string(connection.userID),
                 "connection_id": .string(connection.id),
                 "heartbeat_timeout": .double(configuration.heartbeatTimeout.seconds),

@@ -56,7 +56,7 @@ extension Hub {
         case .presence:
             let room = try roomArgument(frame)
             guard connection.isSubscribed(to: room) else { throw HubError(.notInRoom, "join room '\(room)' to see who is there") }
-            var data = await clusterPresenceData(room)
+            var data = await clusterPresenceData(room, page: try Self.presencePage(frame.data))
             if let ref = frame.ref { data["ref"] = ref }
             connection.send(Event(type: .presence, userID: Event.systemUser, roomID: room, data: .object(data)))
 
@@ -89,6 +89,22 @@ extension Hub {
         case let other?:
             throw HubError(.invalidField, "'data.room_id' must be a string, got \(other.typeName)")
         }
+    }
+
+    /// The page a `presence` frame asks for: `data.after` (a user id) and `data.limit`.
+    static func presencePage(_ data: JSONValue) throws(HubError) -> PresencePage {
+        var page = PresencePage()
+        switch data["after"] {
+        case .none, .null?: break
+        case .string(let after)?: page.after = after
+        case let other?: throw HubError(.invalidField, "'data.after' must be a user id, got \(other.typeName)")
+        }
+        switch data["limit"] {
+        case .none, .null?: break
+        case let value? where (value.intValue ?? 0) >= 1: page.limit = Int(min(value.intValue!, 1_000_000))
+        case let other?: throw HubError(.invalidField, "'data.limit' must be a positive integer, got \(JSONWriter.string(other).prefix(32))")
+        }
+        return page
     }
 
     /// Reads an event id given as a string or a number.

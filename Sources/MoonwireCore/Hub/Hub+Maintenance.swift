@@ -15,7 +15,8 @@ extension Hub {
     }
 
     /// One pass of housekeeping: closes WebSocket connections silent past the heartbeat timeout, queues
-    /// keep-alives on idle SSE streams, and ends long-poll sessions that stopped polling.
+    /// keep-alives on idle SSE streams, ends long-poll sessions that stopped polling, and removes rooms
+    /// nobody uses any more (their history expired or was evicted since the last user left).
     public func sweep(now: UInt64) async {
         let heartbeat = configuration.heartbeatTimeout.nanoseconds
         let keepAlive = configuration.keepAliveInterval.nanoseconds
@@ -57,6 +58,7 @@ extension Hub {
                 await leave(connection, room: room, reason: .sessionExpired)
             }
         }
+        collectUnusedRooms()
     }
 
     /// Begins shutdown: refuses new connections, tells every client (WebSocket close frame, end of SSE stream)
@@ -69,13 +71,11 @@ extension Hub {
         guard first else { return }
         let open = connections
         logger.info("shutting down", metadata: ["connections": "\(open.count)"])
-        for room in rooms {
-            let waiters = room.state.withLock { state -> [PollWaiter] in
-                defer { state.waiters.removeAll() }
-                return Array(state.waiters.values)
-            }
-            for waiter in waiters { waiter.fire() }
+        let waiters = registry.withLock { registry -> [PollWaiter] in
+            defer { registry.pollWaiters.removeAll() }
+            return registry.pollWaiters.values.flatMap(\.values)
         }
+        for waiter in waiters { waiter.fire() }
         for connection in open {
             if connection.transport == .longPoll {
                 await disconnect(connection, reason: .shutdown)

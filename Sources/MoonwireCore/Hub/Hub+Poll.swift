@@ -61,22 +61,28 @@ extension Hub {
 
     /// Answers a long-poll: stored events after the cursor in any of the rooms, at once if there are some,
     /// else after waiting for one or for the timeout.
+    ///
+    /// A session's poll joins it to the rooms it names (it counts as present), under the limits every
+    /// transport has. A poll without a session only reads: it creates no room, and waits on a room that
+    /// does not exist yet as on any other.
     public func poll(_ request: PollRequest) async throws(HubError) -> PollResult {
         statistics.pollRequested()
         let connection = request.connection
         connection.activePolls.add(1, ordering: .relaxed)
         connection.markPolled(request.rooms, delta: 1)
         defer {
+            // Seen before the poll stops counting as active: the sweep must not find the session idle
+            // with the silence of the whole poll behind it.
+            connection.markSeen()
             connection.markPolled(request.rooms, delta: -1)
             connection.activePolls.subtract(1, ordering: .relaxed)
-            connection.markSeen()
         }
-        let rooms = try await prepare(request)
+        try await prepare(request)
         // A pub/sub broker must deliver the rooms' events to this node while the poll waits on them.
         await holdInterest(in: request.rooms)
         let result: Result<PollResult, HubError>
         do {
-            result = .success(try await waitAndRead(request, rooms: rooms))
+            result = .success(try await waitAndRead(request))
         } catch {
             result = .failure(error)
         }
@@ -84,15 +90,32 @@ extension Hub {
         return try result.get()
     }
 
-    /// Reads at once, else waits for an event in one of `rooms` (or the timeout) and reads again.
-    private func waitAndRead(_ request: PollRequest, rooms: [Room]) async throws(HubError) -> PollResult {
+    /// Reads at once, else waits for an event in one of the rooms (or the timeout) and reads again.
+    private func waitAndRead(_ request: PollRequest) async throws(HubError) -> PollResult {
         let timeout = min(max(request.timeout, .zero), configuration.pollMaxTimeout)
         let waiter = PollWaiter()
-        for room in rooms { room.state.withLock { $0.waiters[ObjectIdentifier(waiter)] = waiter } }
-        defer { for room in rooms { _ = room.state.withLock { $0.waiters.removeValue(forKey: ObjectIdentifier(waiter)) } } }
+        let key = ObjectIdentifier(waiter)
+        // Registered before the first read, so that an event stored in between wakes it.
+        let registered = registry.withLock { registry -> Bool in
+            let newRooms = request.rooms.filter { registry.pollWaiters[$0] == nil }.count
+            // The rooms waited on are bounded like the rooms themselves.
+            guard registry.pollWaiters.count + newRooms <= configuration.maxRooms else { return false }
+            for room in request.rooms { registry.pollWaiters[room, default: [:]][key] = waiter }
+            return true
+        }
+        defer {
+            if registered {
+                registry.withLock { registry in
+                    for room in request.rooms {
+                        guard registry.pollWaiters[room]?.removeValue(forKey: key) != nil else { continue }
+                        if registry.pollWaiters[room]?.isEmpty == true { registry.pollWaiters.removeValue(forKey: room) }
+                    }
+                }
+            }
+        }
 
         var result = try await read(request)
-        if result.messages.isEmpty, result.gaps.isEmpty, timeout > .zero, !isShuttingDown {
+        if registered, result.messages.isEmpty, result.gaps.isEmpty, timeout > .zero, !isShuttingDown {
             statistics.pollWaiting.add(1, ordering: .relaxed)
             await waiter.wait(timeout: timeout, clock: clock)
             statistics.pollWaiting.subtract(1, ordering: .relaxed)
@@ -101,24 +124,38 @@ extension Hub {
         return result
     }
 
-    /// Checks the rooms and joins the session to them (so it counts as present); returns the rooms.
-    private func prepare(_ request: PollRequest) async throws(HubError) -> [Room] {
+    /// Checks the rooms against the limits before anything happens (nothing is created or joined when the
+    /// poll names too many), then joins a session to the rooms it does not follow yet (so it counts as
+    /// present), or asks the plugins whether a poll without a session may read them.
+    private func prepare(_ request: PollRequest) async throws(HubError) {
         guard !request.rooms.isEmpty else { throw HubError(.missingField, "no room to poll") }
-        let registered = self.connection(request.connection.id) != nil
-        _ = registered
-        var rooms: [Room] = []
         for roomID in request.rooms {
             if let error = RoomName.validate(roomID) { throw error }
-            if registered {
-                try await join(request.connection, room: roomID, replay: Replay.none)
-            } else if case .deny(let reason) = hooks.authorizeJoin(
-                ConnectionInfo(request.connection), room: roomID, exists: room(roomID) != nil)
-            {
-                throw HubError(.joinRefused, reason)
-            }
-            rooms.append(try room(roomID, create: true))
         }
-        return rooms
+        let connection = request.connection
+        let registered = self.connection(connection.id) != nil
+        let newRooms = registered ? request.rooms.filter { !connection.isSubscribed(to: $0) } : request.rooms
+        let following = registered ? connection.rooms.count : 0
+        guard following + newRooms.count <= configuration.maxRoomsPerConnection else {
+            throw HubError(
+                .roomLimit,
+                registered
+                    ? "a connection may follow at most \(configuration.maxRoomsPerConnection) rooms; this session follows \(following) and the poll adds \(newRooms.count)"
+                    : "a poll may name at most \(configuration.maxRoomsPerConnection) rooms, this one names \(newRooms.count)")
+        }
+        if registered {
+            // `join` asks the plugins (and holds to the limits again).
+            for roomID in newRooms {
+                try await join(connection, room: roomID, replay: Replay.none)
+            }
+        } else {
+            let info = ConnectionInfo(connection)
+            for roomID in newRooms {
+                if case .deny(let reason) = hooks.authorizeJoin(info, room: roomID, exists: room(roomID) != nil) {
+                    throw HubError(.joinRefused, reason)
+                }
+            }
+        }
     }
 
     /// Reads what the cursor has not seen yet, across the rooms, oldest first.

@@ -2,7 +2,7 @@ extension Hub {
     /// Whether events of `type` are stored in history, and the rules of a plugin-defined type.
     public func storagePolicy(for type: EventType) -> (stored: Bool, custom: CustomEventType?) {
         switch type {
-        case .typing, .userJoined, .userLeft, .heartbeat, .error, .gap, .ack, .presence: return (false, nil)
+        case .typing, .userJoined, .userLeft, .heartbeat, .error, .gap, .ack, .presence, .presenceDiff: return (false, nil)
         case .message, .notification: return (true, nil)
         default:
             let custom = hooks.eventType(type)
@@ -74,9 +74,15 @@ extension Hub {
         if finalSize > configuration.maxEventBytes {
             throw HubError(.payloadTooLarge, "event of \(finalSize) bytes (after plugins) is over the limit of \(configuration.maxEventBytes) bytes")
         }
-        if publisher.connection == nil {
-            _ = try room(roomID, create: true)
+        // A server-side publish creates the room; a connection's room exists (it is in it). Either way the
+        // room is held until the event is stored, so that it is not removed in between.
+        let room: Room
+        do throws(HubError) {
+            room = try holdRoom(roomID, create: publisher.connection == nil)
+        } catch where error.code == .roomNotFound {
+            throw HubError(.notInRoom, "join room '\(roomID)' before sending to it")
         }
+        defer { release(room) }
         let published: Event
         do {
             published = try await broker.publish(event, store: stored)
@@ -141,15 +147,13 @@ extension Hub {
     /// Delivers a published event to this node's subscribers of its room (called by the broker, in id order
     /// per room), and wakes long-polls waiting on the room.
     func fanOut(_ event: Event) {
-        guard let roomID = event.roomID, let room = room(roomID) else { return }
-        let (subscribers, waiters) = room.state.withLock { state -> (ContiguousArray<Connection>, [PollWaiter]) in
-            guard event.isStored, !state.waiters.isEmpty else { return (state.subscribers, []) }
-            let waiters = Array(state.waiters.values)
-            state.waiters.removeAll()
-            return (state.subscribers, waiters)
+        guard let roomID = event.roomID else { return }
+        let (room, waiters) = registry.withLock { registry -> (Room?, [ObjectIdentifier: PollWaiter]?) in
+            let waiters = event.isStored && !registry.pollWaiters.isEmpty ? registry.pollWaiters.removeValue(forKey: roomID) : nil
+            return (registry.rooms[roomID], waiters)
         }
-        for waiter in waiters { waiter.fire() }
-        guard !subscribers.isEmpty else { return }
+        for waiter in (waiters ?? [:]).values { waiter.fire() }
+        guard let subscribers = room?.subscribers, !subscribers.isEmpty else { return }
         let encoded = EncodedEvent(event)
         let hooks = self.hooks
         let filters = hooks.filtersDelivery

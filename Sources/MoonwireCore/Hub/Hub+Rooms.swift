@@ -29,7 +29,9 @@ extension Hub {
         case .allow, .noOpinion:
             break
         }
-        let room = try self.room(roomID, create: true)
+        // Held until the member is added and announced, so that the room is not removed meanwhile.
+        let room = try holdRoom(roomID, create: true)
+        defer { release(room) }
         guard connection.beginSubscription(roomID) else { return }
         let receivesEvents = connection.transport != .longPoll
         let firstOfUser = room.state.withLock { state in
@@ -100,9 +102,10 @@ extension Hub {
     public func leave(_ connection: Connection, room roomID: String, reason: DisconnectReason? = nil) async {
         guard connection.endSubscription(roomID), let room = self.room(roomID) else { return }
         let (lastOfUser, wasSubscriber) = room.state.withLock { state -> (Bool, Bool) in
-            let subscribed = state.subscribers.contains { $0 === connection }
+            let subscribed = state.isSubscriber(connection)
             return (state.remove(connection), subscribed)
         }
+        defer { collect(room) }
         if wasSubscriber {
             try? await broker.unsubscribe(room: roomID)
         }
@@ -113,32 +116,6 @@ extension Hub {
             hooks.didLeave(ConnectionInfo(connection), room: roomID, reason: reason)
         }
         logger.debug("left", metadata: ["connection": "\(connection.id)", "room": "\(roomID)"])
-    }
-
-    /// Publishes a `user_joined` / `user_left` announcement (ephemeral) to the room, not echoed to `user`'s connection.
-    private func announce(_ type: EventType, user connection: Connection, room: String) async {
-        var event = Event(
-            type: type, userID: connection.userID, roomID: room,
-            data: ["user_id": .string(connection.userID), "room_id": .string(room), "room_name": .string(room)])
-        event.origin = connection.id
-        do {
-            _ = try await broker.publish(event, store: false)
-        } catch {
-            logger.warning("presence announcement failed", metadata: ["room": "\(room)", "error": "\(error)"])
-        }
-    }
-
-    /// A room's presence as clients see it: `{room_id, users: [{user_id, connections, transports, metadata}], count}`.
-    public func presenceData(_ room: String) -> JSONObject {
-        let users: [JSONValue] = ((try? presence(of: room)) ?? []).map { entry in
-            [
-                "user_id": .string(entry.userID),
-                "connections": .int(Int64(entry.connections)),
-                "transports": .array(entry.transports.map { .string($0) }),
-                "metadata": .object(entry.metadata),
-            ]
-        }
-        return ["room_id": .string(room), "users": .array(users), "count": .int(Int64(users.count))]
     }
 
     /// Whether `userID` has a connection (of any transport) in `room`.

@@ -42,12 +42,21 @@ public final class Hub: Sendable {
         self.logger = logger
         self.clock = clock
         self.parser = JSONParser(maxDepth: 32)
-        let general = Room(id: RoomName.general)
-        registry.withLock { $0.rooms[RoomName.general] = general }
-        self.statistics.roomsCreated.add(1, ordering: .relaxed)
-        self.statistics.roomCount(1)
+        self.permanentRooms = Set([RoomName.general] + (configuration.autoJoinRoom.map { [$0] } ?? []))
+        // The permanent rooms, and the rooms whose history the broker holds (restored from a file).
+        let restored = broker.roomsWithHistory().filter { !permanentRooms.contains($0) && RoomName.validate($0) == nil }.sorted()
+        let initial = permanentRooms.sorted() + restored.prefix(max(0, configuration.maxRooms - permanentRooms.count))
+        registry.withLock { registry in
+            for id in initial { registry.rooms[id] = Room(id: id) }
+        }
+        self.statistics.roomsCreated.add(initial.count, ordering: .relaxed)
+        self.statistics.roomCount(initial.count)
         broker.attach(BrokerSinkAdapter(hub: self))
     }
+
+    /// Rooms that exist for the hub's whole life, whether anyone is in them or not: `general` and the
+    /// auto-join room.
+    public let permanentRooms: Set<String>
 
     /// The plugin hooks in force.
     public var hooks: any HubHooks {
@@ -98,31 +107,6 @@ public final class Hub: Sendable {
         }
     }
 
-    /// Returns the room, creating it when `create` allows and the room limit is not reached.
-    func room(_ id: String, create: Bool) throws(HubError) -> Room {
-        if let error = RoomName.validate(id) { throw error }
-        let result = registry.withLock { registry -> Result<(Room, Bool), HubError> in
-            if let room = registry.rooms[id] { return .success((room, false)) }
-            guard create else { return .failure(HubError(.roomNotFound, "room '\(id)' does not exist")) }
-            guard registry.rooms.count < configuration.maxRooms else {
-                return .failure(HubError(.roomLimit, "the hub holds its maximum of \(configuration.maxRooms) rooms"))
-            }
-            let room = Room(id: id)
-            registry.rooms[id] = room
-            return .success((room, true))
-        }
-        switch result {
-        case .success(let (room, created)):
-            if created {
-                statistics.roomsCreated.add(1, ordering: .relaxed)
-                statistics.roomCount(registry.withLock { $0.rooms.count })
-                logger.debug("room created", metadata: ["room": "\(id)"])
-            }
-            return room
-        case .failure(let error):
-            throw error
-        }
-    }
 }
 
 /// Rooms and connections by id, guarded by the hub's lock.
@@ -132,6 +116,8 @@ struct HubRegistry {
     var byUser: [String: Set<String>] = [:]
     /// Long-poll sessions by client id and user.
     var pollSessions: [String: Connection] = [:]
+    /// Long-polls waiting for a room's next stored event, by room id (the room need not exist).
+    var pollWaiters: [String: [ObjectIdentifier: PollWaiter]] = [:]
 }
 
 /// Lets the broker call into the hub without the hub conforming publicly.

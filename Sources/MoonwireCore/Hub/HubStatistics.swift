@@ -15,6 +15,7 @@ public final class HubStatistics: Sendable {
     let framesProcessed = Atomic<Int>(0)
     let broadcasts = Atomic<Int>(0)
     let roomsCreated = Atomic<Int>(0)
+    let roomsRemoved = Atomic<Int>(0)
     let pollRequests = Atomic<Int>(0)
     let pollWaiting = Atomic<Int>(0)
     let errorsSent = Atomic<Int>(0)
@@ -125,6 +126,7 @@ public final class HubStatistics: Sendable {
         public var framesProcessed: Int
         public var broadcasts: Int
         public var roomsCreated: Int
+        public var roomsRemoved: Int
         public var pollRequests: Int
         public var pollWaiting: Int
         public var errorsSent: Int
@@ -142,6 +144,7 @@ public final class HubStatistics: Sendable {
             framesProcessed: framesProcessed.load(ordering: .relaxed),
             broadcasts: broadcasts.load(ordering: .relaxed),
             roomsCreated: roomsCreated.load(ordering: .relaxed),
+            roomsRemoved: roomsRemoved.load(ordering: .relaxed),
             pollRequests: pollRequests.load(ordering: .relaxed),
             pollWaiting: pollWaiting.load(ordering: .relaxed),
             errorsSent: errorsSent.load(ordering: .relaxed),

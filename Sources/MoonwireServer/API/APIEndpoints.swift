@@ -33,7 +33,7 @@ struct APIEndpoints: Sendable {
             await respond { () throws(HubError) in
                 try apiKey.verify(request)
                 let room = try room(context)
-                return HTTPResponses.json(.object(await hub.clusterPresenceData(room.id)))
+                return HTTPResponses.json(.object(await hub.clusterPresenceData(room.id, page: try PresencePage(query: request))))
             }
         }
         api.get("rooms/:room/history") { request, context in
@@ -113,7 +113,9 @@ struct APIEndpoints: Sendable {
     /// `?since=ID&limit=N`: events after `since` (oldest first), or the newest `limit`.
     private func history(_ request: Request, context: MoonwireRequestContext) async throws(HubError) -> Response {
         try apiKey.verify(request)
-        let room = try room(context)
+        let roomID = context.pathParameter("room")
+        // A room this node does not hold may still have history in a shared broker (Redis).
+        let known = hub.room(roomID) != nil
         var limit = configuration.hub.historySize
         if let text = request.query("limit") {
             guard let value = Int(text), value >= 0 else { throw HubError(.invalidField, "'limit' must be a non-negative integer") }
@@ -128,12 +130,15 @@ struct APIEndpoints: Sendable {
         }
         let page: HistoryPage
         do {
-            page = try await hub.broker.history(room: room.id, historyRequest)
+            page = try await hub.broker.history(room: roomID, historyRequest)
         } catch {
             throw HubError(.unavailable, "history unavailable: \(error)")
         }
+        guard known || !page.events.isEmpty || page.oldestRetained != nil else {
+            throw HubError(.roomNotFound, "room '\(roomID.prefix(128))' does not exist")
+        }
         var body: JSONObject = [
-            "room_id": .string(room.id),
+            "room_id": .string(roomID),
             "events": .array(page.events.map { .object($0.wireObject) }),
             "last_event_id": .string(page.head.description),
             "has_more": .bool(page.hasMore),

@@ -29,10 +29,11 @@ struct ClientEndpoints: Sendable {
                 guard let room = request.query("room") ?? request.query("room_id") else {
                     throw HubError(.missingField, "missing query parameter 'room'")
                 }
+                let page = try PresencePage(query: request)
                 guard await hub.isPresentOnAnyNode(identity.userID, in: room) else {
                     throw HubError(.notInRoom, "join room '\(room)' (open a stream or poll it) to see who is there")
                 }
-                return HTTPResponses.json(.object(await hub.clusterPresenceData(room)))
+                return HTTPResponses.json(.object(await hub.clusterPresenceData(room, page: page)))
             }
         }
     }

@@ -39,6 +39,7 @@ struct StatsReport: Sendable {
             "active_connections": .int(Int64(active)),
             "messages_sent": .int(Int64(snapshot.messagesSent)),
             "rooms_created": .int(Int64(snapshot.roomsCreated)),
+            "rooms_removed": .int(Int64(snapshot.roomsRemoved)),
             "events_processed": .int(Int64(snapshot.framesProcessed)),
             "active_rooms": .int(Int64(rooms.count)),
             "room_stats": .object(roomStats),

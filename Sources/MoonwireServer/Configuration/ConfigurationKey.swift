@@ -124,6 +124,11 @@ extension ConfigurationKey {
         .int("limits", "max_frame_bytes", 64...(16 << 20), "Largest client frame accepted, in bytes; larger ones get an error event.", \.hub.maxFrameBytes),
         .int("limits", "max_event_bytes", 256...(256 << 20), "Largest event accepted from any source (its JSON), in bytes; at most half of outbound_queue_bytes.", \.hub.maxEventBytes),
         .int("limits", "outbound_queue_bytes", 1024...(1 << 30), "Bound of each connection's outbound queue; a client past it is disconnected as slow.", \.hub.outboundQueueBytes),
+        .int("limits", "max_metadata_bytes", 2...(1 << 20), "Largest connection metadata (its JSON) accepted at connect, in bytes; presence answers repeat it for every member.", \.hub.maxMetadataBytes),
+
+        .int("presence", "page_size", 1...100_000, "Most users in one presence answer; larger rooms are answered in pages (truncated, next).", \.hub.presencePageSize),
+        .int("presence", "announce_max_users", 0...1_000_000, "Rooms with more users get their joins and leaves as one presence_diff per diff_interval instead of one user_joined / user_left each.", \.hub.announceMaxUsers),
+        .seconds("presence", "diff_interval", 0.05...60, "Seconds between two presence_diff events of a large room.", \.hub.presenceDiffInterval),
 
         .seconds("heartbeat", "timeout", 1...86_400, "Seconds a WebSocket client may stay silent before it is closed and announced as left.", \.hub.heartbeatTimeout),
         .seconds("heartbeat", "sse_keepalive", 1...3600, "Seconds between keep-alive comments on an idle SSE stream.", \.hub.keepAliveInterval),
@@ -138,6 +143,7 @@ extension ConfigurationKey {
             "Where history and fan-out live: \"memory\", \"sqlite:PATH\" (history kept in a file) or \"redis://HOST:PORT[/DB]\" (several nodes as one hub).",
             \.brokerURL),
         .seconds("broker", "history_max_age", 0...31_536_000, "Seconds an event stays in room history at most (0: until newer events push it out).", \.historyMaxAge),
+        .int("broker", "history_max_bytes", (1 << 20)...(1 << 40), "Memory and SQLite brokers: bytes of room history kept in memory over every room; past it the oldest events go first.", \.historyMaxBytes),
         .seconds("broker", "presence_ttl", 0.5...3600, "Redis: seconds after which the users of a node that stopped answering are announced as left.", \.presenceTTL),
         .string("broker", "redis_prefix", "Redis: prefix of every key and channel (hubs sharing one Redis need different ones).", \.redisKeyPrefix),
 

@@ -61,6 +61,9 @@ public struct ServerConfiguration: Sendable {
     public var brokerURL = "memory"
     /// Events older than this leave room history (zero: kept until newer ones push them out).
     public var historyMaxAge: Duration = .zero
+    /// Memory and SQLite brokers: room history kept in memory over every room together, in bytes; past it
+    /// the oldest events go first, whatever their room.
+    public var historyMaxBytes = 64 << 20
     /// Redis broker: a node's presence entries expire this long after its last refresh, so the users of a
     /// node that died are announced as left about this long after.
     public var presenceTTL: Duration = .seconds(30)
