@@ -36,6 +36,16 @@ public final class ManualClock: HubClock {
     public var sleepers: Int { state.withLock { $0.sleepers.count } }
 
     public func sleep(for duration: Duration) async throws {
+        try await sleep(fromNow: duration.nanoseconds, until: nil)
+    }
+
+    public func sleep(until deadline: UInt64) async throws {
+        try await sleep(fromNow: 0, until: deadline)
+    }
+
+    /// Sleeps until `deadline`, or (when it is nil) until `delay` after the clock's reading when the sleep
+    /// registers.
+    private func sleep(fromNow delay: UInt64, until fixed: UInt64?) async throws {
         let id = state.withLock { state -> Int in
             defer { state.nextID += 1 }
             state.starting.insert(state.nextID)
@@ -46,9 +56,10 @@ public final class ManualClock: HubClock {
                 let outcome = state.withLock { state -> Result<Void, any Error>? in
                     state.starting.remove(id)
                     if state.cancelled.remove(id) != nil { return .failure(CancellationError()) }
-                    let (deadline, overflow) = state.now.addingReportingOverflow(duration.nanoseconds)
+                    let (relative, overflow) = state.now.addingReportingOverflow(delay)
+                    let deadline = fixed ?? (overflow ? .max : relative)
                     if deadline <= state.now { return .success(()) }
-                    state.sleepers[id] = Sleeper(deadline: overflow ? .max : deadline, continuation: continuation)
+                    state.sleepers[id] = Sleeper(deadline: deadline, continuation: continuation)
                     return nil
                 }
                 if let outcome { continuation.resume(with: outcome) }

@@ -93,6 +93,8 @@ extension Hub {
     /// Reads at once, else waits for an event in one of the rooms (or the timeout) and reads again.
     private func waitAndRead(_ request: PollRequest) async throws(HubError) -> PollResult {
         let timeout = min(max(request.timeout, .zero), configuration.pollMaxTimeout)
+        // The deadline is fixed when the poll arrives, before it counts as waiting.
+        let deadline = clock.now() &+ timeout.nanoseconds
         let waiter = PollWaiter()
         let key = ObjectIdentifier(waiter)
         // Registered before the first read, so that an event stored in between wakes it.
@@ -117,7 +119,7 @@ extension Hub {
         var result = try await read(request)
         if registered, result.messages.isEmpty, result.gaps.isEmpty, timeout > .zero, !isShuttingDown {
             statistics.pollWaiting.add(1, ordering: .relaxed)
-            await waiter.wait(timeout: timeout, clock: clock)
+            await waiter.wait(until: deadline, clock: clock)
             statistics.pollWaiting.subtract(1, ordering: .relaxed)
             result = try await read(request)
         }
