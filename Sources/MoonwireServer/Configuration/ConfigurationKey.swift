@@ -100,6 +100,12 @@ extension ConfigurationKey {
             apply: { $0.allowedOrigins = $1.strings },
             current: { "[" + $0.allowedOrigins.map(quoted).joined(separator: ", ") + "]" }),
         ConfigurationKey(
+            section: "server", name: "allowed_hosts",
+            help: "Host names requests may name in their Host header (any port), besides the listening address; \"*\" allows any, \"*.example.com\" any subdomain.",
+            kind: .strings,
+            apply: { $0.allowedHosts = $1.strings },
+            current: { "[" + $0.allowedHosts.map(quoted).joined(separator: ", ") + "]" }),
+        ConfigurationKey(
             section: "server", name: "transports",
             help: "Transports clients may use: \"websocket\", \"sse\", \"longpoll\" (a disabled one is refused; clients fall back).",
             kind: .strings,
@@ -107,6 +113,9 @@ extension ConfigurationKey {
             current: { "[" + $0.transports.map { "\"\($0)\"" }.joined(separator: ", ") + "]" }),
         .seconds("server", "auth_timeout", 0.1...3600, "Seconds a WebSocket client has to send its auth frame.", \.authTimeout),
         .seconds("server", "shutdown_timeout", 0...600, "Seconds shutdown waits for clients to be told and connections to end.", \.shutdownTimeout),
+        .seconds("server", "header_timeout", 0.1...3600, "Seconds an HTTP request's head may take to arrive (from the connection's start, or the first byte of a later request).", \.headerTimeout),
+        .seconds("server", "body_timeout", 0.1...3600, "Seconds an HTTP request's body may take to arrive after its head.", \.bodyTimeout),
+        .seconds("server", "idle_timeout", 0.1...86_400, "Seconds an HTTP connection may stay open with no request in progress.", \.idleTimeout),
         .int("server", "max_body_bytes", 1024...(64 << 20), "Largest HTTP request body accepted, in bytes.", \.maxBodyBytes),
         .seconds("server", "ws_ping_interval", 1...3600, "Seconds between WebSocket protocol pings.", \.webSocketPingInterval),
         .int("server", "max_connections", 1...1_000_000, "Most connections held at once, all transports together.", \.hub.maxConnections),
