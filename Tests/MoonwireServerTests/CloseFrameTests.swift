@@ -22,7 +22,7 @@ import Testing
 
     @Test func aKickWithALongReasonClosesWith4004AndTheReasonCutAtACharacter() async throws {
         try await withLiveHub { live in
-            let kicked = try RawWebSocket(port: live.port, authFrame: #"{"user_id":"kicked"}"#)
+            let kicked = try await RawWebSocket.open(port: live.port, authFrame: #"{"user_id":"kicked"}"#)
             let bystander = try await live.connect("bystander")
             try await live.eventually("kicked joined") { live.hub.connections(ofUser: "kicked").count == 1 }
             let reason = String(repeating: "é", count: 100)  // 200 bytes; 123 falls inside a character
@@ -33,7 +33,7 @@ import Testing
             Self.expectValidClose(close.payload, code: 4004, reasonPrefixOf: reason)
             #expect(close.payload.count == 2 + 122)
             // Others are not affected.
-            try await bystander.say("still here")
+            try await live.publish("general", ["message": "still here"])
             _ = try await bystander.next(type: "message", where: { $0.chatText == "still here" })
             await bystander.close()
         }
@@ -42,7 +42,7 @@ import Testing
     @Test func aRefusedOriginWithALongNameGetsAValidCloseFrame() async throws {
         try await withLiveHub { live in
             let origin = "http://" + String(repeating: "a", count: 150) + ".example"
-            let refused = try RawWebSocket(port: live.port, authFrame: #"{"user_id":"x"}"#, headers: [("Origin", origin)])
+            let refused = try await RawWebSocket.open(port: live.port, authFrame: #"{"user_id":"x"}"#, headers: [("Origin", origin)])
             let (frames, _) = try await refused.readFrames()
             let error = try #require(frames.first { $0.opcode == 0x1 })
             let message = try #require(try JSONParser().parse(error.payload)["data"]?["message"]?.stringValue)
@@ -57,7 +57,7 @@ import Testing
             $0.hub.outboundQueueBytes = 64 * 1024
             $0.hub.maxEventBytes = 16 * 1024
         }) { live in
-            let slow = try RawWebSocket(port: live.port, authFrame: #"{"user_id":"slow"}"#)
+            let slow = try await RawWebSocket.open(port: live.port, authFrame: #"{"user_id":"slow"}"#)
             let fast = try await live.connect("fast")
             try await live.eventually("slow joined") { live.hub.connections(ofUser: "slow").count == 1 }
             // The slow client reads 4 KiB every 5 ms (under 1 MB/s) while events come faster than that.
@@ -73,7 +73,8 @@ import Testing
                     published += 1
                 }
                 // The fast client keeps up.
-                _ = try await fast.next(type: "message", timeout: .seconds(10), where: { $0["data"]?["n"] == .int(Int64(published - 1)) })
+                let last = JSONValue.int(Int64(published - 1))
+                _ = try await fast.next(type: "message", timeout: .seconds(10), where: { $0["data"]?["n"] == last })
             }
             #expect((live.hub.statistics.snapshot().drops["slow_consumer"] ?? 0) == 1)
             let (frames, _) = try await reader.value
@@ -89,7 +90,7 @@ import Testing
         try await withLiveHub { live in
             let bystander = try await live.connect("bystander")
             // After the auth frame.
-            let client = try RawWebSocket(port: live.port, authFrame: #"{"user_id":"unmasked"}"#)
+            let client = try await RawWebSocket.open(port: live.port, authFrame: #"{"user_id":"unmasked"}"#)
             try await live.eventually("joined") { live.hub.connections(ofUser: "unmasked").count == 1 }
             try client.sendAll(RawWebSocket.frame(opcode: 0x1, payload: Array(#"{"event_type":"heartbeat"}"#.utf8), masked: false))
             let (frames, _) = try await client.readFrames()
@@ -97,13 +98,13 @@ import Testing
             Self.expectValidClose(close.payload, code: 1002, reasonPrefixOf: DisconnectReason.unmaskedFrame.message)
             try await live.eventually("disconnect recorded") { live.hub.statistics.snapshot().disconnects["protocol_error"] == 1 }
             // As the auth frame.
-            let first = try RawWebSocket(port: live.port, authFrame: nil)
+            let first = try await RawWebSocket.open(port: live.port, authFrame: nil)
             try first.sendAll(RawWebSocket.frame(opcode: 0x1, payload: Array(#"{"user_id":"unmasked2"}"#.utf8), masked: false))
             let (firstFrames, _) = try await first.readFrames()
             #expect(RawWebSocket.closeFrame(firstFrames.last { $0.opcode == 0x8 }?.payload ?? [])?.code == 1002)
             #expect(live.hub.connections(ofUser: "unmasked2").isEmpty)
             // Others carry on.
-            try await bystander.say("still here")
+            try await live.publish("general", ["message": "still here"])
             _ = try await bystander.next(type: "message", where: { $0.chatText == "still here" })
             await bystander.close()
         }
@@ -113,7 +114,7 @@ import Testing
         try await withLiveHub { live in
             // "a\xFFb" would read as "a\u{FFFD}b" if repaired, the same user as any other broken name.
             let broken = Array(#"{"user_id":"a"#.utf8) + [0xFF] + Array(#"b"}"#.utf8)
-            let first = try RawWebSocket(port: live.port, authFrame: nil)
+            let first = try await RawWebSocket.open(port: live.port, authFrame: nil)
             try first.sendAll(RawWebSocket.frame(opcode: 0x1, payload: broken))
             let (frames, _) = try await first.readFrames()
             let close = try #require(frames.last { $0.opcode == 0x8 }, "no close frame")
@@ -121,7 +122,7 @@ import Testing
             #expect(live.hub.connections(ofUser: "a\u{FFFD}b").isEmpty)
 
             // After the auth frame too.
-            let client = try RawWebSocket(port: live.port, authFrame: #"{"user_id":"text"}"#)
+            let client = try await RawWebSocket.open(port: live.port, authFrame: #"{"user_id":"text"}"#)
             try await live.eventually("joined") { live.hub.connections(ofUser: "text").count == 1 }
             try client.sendAll(RawWebSocket.frame(opcode: 0x1, payload: Array(#"{"event_type":"message","data":{"message":"x"#.utf8) + [0xC3, 0x28] + Array(#""}}"#.utf8)))
             let (later, _) = try await client.readFrames()
@@ -129,7 +130,7 @@ import Testing
             try await live.eventually("disconnect recorded") { live.hub.statistics.snapshot().disconnects["invalid_utf8"] == 1 }
 
             // A binary frame is parsed as JSON, whose strings must be UTF-8: an error event, the connection stays.
-            let binary = try RawWebSocket(port: live.port, authFrame: #"{"user_id":"binary"}"#)
+            let binary = try await RawWebSocket.open(port: live.port, authFrame: #"{"user_id":"binary"}"#)
             try await live.eventually("joined") { live.hub.connections(ofUser: "binary").count == 1 }
             try binary.sendAll(RawWebSocket.frame(opcode: 0x2, payload: broken))
             try binary.sendAll(RawWebSocket.maskedTextFrame(#"{"event_type":"heartbeat"}"#))

@@ -80,7 +80,7 @@ import Testing
             #expect(try await RawHTTPConnection.request(port: live.port, "/examples/").text == "<p>root</p>")
             #expect(try await RawHTTPConnection.request(port: live.port, "/examples/nothing.js").status == 404)
 
-            let head = try await RawHTTPConnection.request(port: live.port, "HEAD", "/examples/a.txt")
+            let head = try await RawHTTPConnection.request(port: live.port, "/examples/a.txt", method: "HEAD")
             #expect(head.status == 200)
             #expect(head.headers["content-length"] == "5")
             let eTag = try #require(head.headers["etag"])

@@ -62,6 +62,9 @@ final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private var leaving = false
     /// The handlers after this one were told that no more input comes.
     private var inputClosed = false
+    /// The answer to bytes the parser refused after a complete request, given once the responses owed
+    /// before them are out.
+    private var malformed: HubError?
 
     init(settings: Settings, refusal: HubError? = nil) {
         self.settings = settings
@@ -116,6 +119,7 @@ final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         if case .closing = inbound { return }
+        if malformed != nil { return }
         partsInRead += 1
         switch part {
         case .head(let head):
@@ -157,13 +161,17 @@ final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         if error is HTTPParserError {
-            // Answerable unless a response is under way (then the request handling answers after it).
+            let problem = HubError(.badRequest, "malformed HTTP request (\(error))")
+            // The request being read is malformed: answer it. Bytes after a complete request are: answer
+            // once the responses owed before them are out.
             var current = openRequests == 0
             if case .body = inbound, openRequests == 1 { current = true }
             if current && !responding {
-                answer(HubError(.badRequest, "malformed HTTP request (\(error))"), context: context)
-                return
+                answer(problem, context: context)
+            } else {
+                malformed = problem
             }
+            return
         }
         context.fireErrorCaught(error)
     }
@@ -219,6 +227,11 @@ final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         case .end:
             responding = false
             openRequests = max(0, openRequests - 1)
+            if openRequests == 0, let malformed {
+                context.write(data, promise: promise)
+                answer(malformed, context: context)
+                return
+            }
             if openRequests == 0, case .head(_, _, let started) = inbound {
                 inbound = .head(since: .now(), idle: !started, started: started)
                 arm(context)

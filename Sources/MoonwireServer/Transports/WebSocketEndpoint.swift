@@ -116,10 +116,11 @@ struct WebSocketEndpoint: Sendable {
         connection.attachDirectSink(WebSocketDirectSink(channel: channel))
         // The iterator moves to the reader task; nothing else touches it from here on.
         let reader = MessageReader(iterator: messages)
-        await withTaskGroup(of: Void.self) { group in
+        await withTaskGroup(of: Bool.self) { group in
             group.addTask {
                 var transport = WebSocketTransport(outbound: outbound, channel: channel)
                 await hub.serve(connection, over: &transport)
+                return true
             }
             group.addTask {
                 connection.send(hub.welcome(connection))
@@ -143,11 +144,13 @@ struct WebSocketEndpoint: Sendable {
                     ending = DisconnectReason(webSocketError: error)
                 }
                 connection.close(ending)
+                return false
             }
-            // When either side ends, the other follows: the reader closes the connection, the pump's end
-            // cancels the reader.
-            await group.next()
-            group.cancelAll()
+            // When either side ends, the other follows: the reader closes the connection, and the pump, once
+            // it has sent the close frame, cancels the reader.
+            while let pumpEnded = await group.next() {
+                if pumpEnded { group.cancelAll() }
+            }
         }
     }
 

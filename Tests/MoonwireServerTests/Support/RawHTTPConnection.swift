@@ -96,7 +96,7 @@ final class RawHTTPConnection {
 
     /// Sends one request and reads its response (on a new connection).
     static func request(
-        port: Int, _ method: String = "GET", _ path: String, host: String? = "127.0.0.1", headers: [(String, String)] = [],
+        port: Int, _ path: String, method: String = "GET", host: String? = "127.0.0.1", headers: [(String, String)] = [],
         body: String = "", timeout: Duration = .seconds(10)
     ) async throws -> RawHTTPResponse {
         let connection = try RawHTTPConnection(port: port)

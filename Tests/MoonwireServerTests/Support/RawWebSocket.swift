@@ -9,11 +9,19 @@ final class RawWebSocket {
     /// Bytes read by `readFrames` and not yet split into frames.
     private var unread: [UInt8] = []
 
+    private init(fd: Int32) {
+        self.fd = fd
+    }
+
     /// Connects, upgrades and sends `authFrame` (unless `nil`); `receiveBuffer` shrinks the socket's
-    /// receive buffer; `headers` go with the upgrade request.
-    init(port: Int, authFrame: String?, receiveBuffer: Int32 = 4096, headers: [(String, String)] = []) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    /// receive buffer; `headers` go with the upgrade request. Waits for the upgrade without blocking a
+    /// thread (a hub in the same process needs them).
+    static func open(port: Int, authFrame: String?, receiveBuffer: Int32 = 4096, headers: [(String, String)] = []) async throws
+        -> RawWebSocket
+    {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw ProbeError.unexpected("socket() failed") }
+        let client = RawWebSocket(fd: fd)
         var size = receiveBuffer
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
         var address = sockaddr_in()
@@ -25,19 +33,29 @@ final class RawWebSocket {
         }
         guard connected == 0 else { throw ProbeError.unexpected("connect() failed") }
         let extra = headers.map { "\($0.0): \($0.1)\r\n" }.joined()
-        try sendAll(Array(
+        try client.sendAll(Array(
             "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\(extra)\r\n"
                 .utf8))
         var head: [UInt8] = []
+        let deadline = ContinuousClock.now + .seconds(10)
         while !head.suffix(4).elementsEqual([13, 10, 13, 10]) {
             var byte: UInt8 = 0
-            guard recv(fd, &byte, 1, 0) == 1 else { throw ProbeError.unexpected("upgrade failed") }
-            head.append(byte)
+            let count = recv(fd, &byte, 1, Int32(MSG_DONTWAIT))
+            if count == 1 {
+                head.append(byte)
+                continue
+            }
+            guard count < 0, errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR else {
+                throw ProbeError.unexpected("upgrade failed: \(String(decoding: head, as: UTF8.self))")
+            }
+            guard ContinuousClock.now < deadline else { throw ProbeError.timeout("the WebSocket upgrade") }
+            try await Task.sleep(for: .milliseconds(2))
         }
         guard String(decoding: head, as: UTF8.self).hasPrefix("HTTP/1.1 101") else {
             throw ProbeError.unexpected("upgrade refused: \(String(decoding: head, as: UTF8.self))")
         }
-        if let authFrame { try sendAll(Self.maskedTextFrame(authFrame)) }
+        if let authFrame { try client.sendAll(Self.maskedTextFrame(authFrame)) }
+        return client
     }
 
     deinit { close(fd) }
