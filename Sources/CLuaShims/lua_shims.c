@@ -1,4 +1,5 @@
 #include "lua_shims.h"
+#include "mw_internal.h"
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -29,8 +30,9 @@ static void *mw_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
         return NULL;
     }
     if (nsize > old && limits->limit > 0 && limits->enforce > 0 && limits->used + (nsize - old) > limits->limit) {
-        limits->stop_reason = MW_STOP_MEMORY;
-        return NULL;  // Lua runs an emergency collection, then raises a memory error
+        // Lua collects garbage and asks again; only if that fails too is it a memory error (the call's
+        // outcome says so: a refusal that a collection then satisfied is not one).
+        return NULL;
     }
     void *block = realloc(ptr, nsize);
     if (block == NULL) return NULL;
@@ -70,28 +72,76 @@ lua_State *mw_newstate(mw_limits *limits) {
 
 void mw_close(lua_State *L) { lua_close(L); }
 
-// MARK: limits hook
+// MARK: limits hook and metering
 
-static void mw_hook(lua_State *L, lua_Debug *ar) {
+static const char *mw_stop_message(int reason) {
+    return reason == MW_STOP_DEADLINE ? "call exceeded its time limit" : "call exceeded its CPU budget";
+}
+
+static void mw_check_deadline(mw_limits *limits) {
+    if (!limits->killed && limits->deadline_ns > 0 && mw_now_ns() > limits->deadline_ns) {
+        limits->killed = 1;
+        limits->stop_reason = MW_STOP_DEADLINE;
+    }
+}
+
+void mw_hook(lua_State *L, lua_Debug *ar) {
     (void)ar;
     mw_limits *limits = mw_limits_of(L);
     if (!limits->killed) {
+        int step = lua_gethookcount(L);
         if (limits->budget_per_call > 0) {
-            limits->budget -= limits->hook_step;
+            limits->budget -= step;
             if (limits->budget <= 0) {
                 limits->killed = 1;
                 limits->stop_reason = MW_STOP_BUDGET;
             }
         }
-        if (!limits->killed && limits->deadline_ns > 0 && mw_now_ns() > limits->deadline_ns) {
-            limits->killed = 1;
-            limits->stop_reason = MW_STOP_DEADLINE;
+        mw_check_deadline(limits);
+        if (!limits->killed) {
+            // A coroutine armed to stop at every instruction by an earlier call's kill goes back to normal.
+            if (step == 1 && limits->hook_step > 1) lua_sethook(L, mw_hook, LUA_MASKCOUNT, limits->hook_step);
+            return;
         }
-        if (!limits->killed) return;
     }
-    // From now on check before every instruction, so a script's own pcall cannot swallow the kill.
+    mw_raise_kill(L);
+}
+
+int mw_raise_kill(lua_State *L) {
+    mw_limits *limits = mw_limits_of(L);
+    // From now on this thread (and the main one, if this is a coroutine) stops at every instruction, so a
+    // script's own pcall or coroutine.resume cannot swallow the kill.
     lua_sethook(L, mw_hook, LUA_MASKCOUNT, 1);
-    luaL_error(L, limits->stop_reason == MW_STOP_DEADLINE ? "call exceeded its time limit" : "call exceeded its CPU budget");
+    if (lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD) == LUA_TTHREAD) {
+        lua_State *main = lua_tothread(L, -1);
+        if (main != L) lua_sethook(main, mw_hook, LUA_MASKCOUNT, 1);
+    }
+    lua_pop(L, 1);
+    const char *message = mw_stop_message(limits->stop_reason);
+    lua_Debug ar;
+    for (int level = 0; lua_getstack(L, level, &ar); level++) {  // the innermost Lua line running
+        if (lua_getinfo(L, "Sl", &ar) && ar.currentline > 0) {
+            lua_pushfstring(L, "%s:%d: %s", ar.short_src, ar.currentline, message);
+            return lua_error(L);
+        }
+    }
+    lua_pushstring(L, message);
+    return lua_error(L);
+}
+
+void mw_charge(lua_State *L, int64_t steps) {
+    mw_limits *limits = mw_limits_of(L);
+    if (!limits->killed && limits->enforce > 0) {
+        if (limits->budget_per_call > 0) {
+            limits->budget -= steps;
+            if (limits->budget <= 0) {
+                limits->killed = 1;
+                limits->stop_reason = MW_STOP_BUDGET;
+            }
+        }
+        if (steps > 0) mw_check_deadline(limits);
+    }
+    if (limits->killed) mw_raise_kill(L);
 }
 
 // MARK: protected calls
@@ -129,12 +179,13 @@ int mw_pcall(lua_State *L, int nargs, int nresults) {
     limits->enforce--;
     lua_remove(L, base);
     if (status == LUA_OK && limits->stop_reason != MW_STOP_NONE) {
-        // A limit stopped the call but the script caught it (a coroutine's resume, say) and returned:
+        // The CPU budget or deadline stopped the call but the script got past the kill and returned:
         // the call still failed.
         lua_settop(L, base - 1);
-        lua_pushstring(L, limits->stop_reason == MW_STOP_MEMORY ? "not enough memory" : "call stopped by a limit");
-        status = limits->stop_reason == MW_STOP_MEMORY ? LUA_ERRMEM : LUA_ERRRUN;
+        lua_pushstring(L, mw_stop_message(limits->stop_reason));
+        status = LUA_ERRRUN;
     }
+    // A memory error the script did not catch (one it caught, and recovered from, is not a failure).
     if (status == LUA_ERRMEM && limits->stop_reason == MW_STOP_NONE) limits->stop_reason = MW_STOP_MEMORY;
     limits->killed = 0;
     return status;
@@ -229,6 +280,18 @@ static int mw_sandbox(lua_State *L) {
     lua_getglobal(L, LUA_STRLIBNAME);
     lua_pushnil(L);
     lua_setfield(L, -2, "dump");
+    mw_install_bounded_string(L);
+    lua_pop(L, 1);
+
+    lua_getglobal(L, LUA_TABLIBNAME);
+    mw_install_bounded_table(L);
+    lua_pop(L, 1);
+
+    // The metatable that marks empty tables as JSON arrays: protected, so that plugin code can neither
+    // read it (and add a __gc that would then run outside the CPU budget) nor change it.
+    luaL_newmetatable(L, MW_ARRAY_METATABLE);
+    lua_pushliteral(L, "array");
+    lua_setfield(L, -2, "__metatable");
     lua_pop(L, 1);
 
     // The string metatable is shared by every string: make it unreadable and unchangeable from Lua.
@@ -249,19 +312,40 @@ int mw_open_sandbox(lua_State *L) {
 
 // MARK: host functions
 
+/// Raises Lua's own memory error: an allocation that cannot fit under the cap fails after a collection.
+static int mw_raise_memory_error(lua_State *L) {
+    mw_limits *limits = mw_limits_of(L);
+    if (limits->limit > 0 && limits->enforce > 0) lua_newuserdatauv(L, limits->limit + 1, 0);  // does not return
+    lua_pushliteral(L, "not enough memory");
+    return lua_error(L);
+}
+
 static int mw_trampoline(lua_State *L) {
     int function_id = (int)lua_tointeger(L, lua_upvalueindex(1));
     void *context = lua_touserdata(L, lua_upvalueindex(2));
     mw_limits *limits = mw_limits_of(L);
+    if (limits->killed) return mw_raise_kill(L);  // a killed call gets nothing more done by the host
     int saved = limits->enforce;
     limits->enforce = 0;  // Swift frames must never see a memory error raised by an API call
-    int results = mw_dispatch ? mw_dispatch(L, function_id, context) : -2;
+    int results = mw_dispatch ? mw_dispatch(L, function_id, context) : MW_HOST_NO_DISPATCHER;
     limits->enforce = saved;
-    if (results == -2) {
+    switch (results) {
+    case MW_HOST_NO_DISPATCHER:
         lua_pushliteral(L, "moonwire: host function dispatcher missing");
         return lua_error(L);
+    case MW_HOST_ERROR:
+        return lua_error(L);
+    case MW_HOST_OUT_OF_MEMORY:
+        return mw_raise_memory_error(L);
+    default:
+        break;
     }
-    if (results < 0) return lua_error(L);
+    if (limits->limit > 0 && saved > 0 && limits->used > limits->limit) {
+        // What the host made for the script took the state past its cap: if a collection cannot make
+        // room for one more byte, the call gets a memory error instead of the results.
+        lua_newuserdatauv(L, 1, 0);
+        lua_pop(L, 1);
+    }
     return results;
 }
 

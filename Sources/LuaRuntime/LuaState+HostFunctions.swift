@@ -9,7 +9,21 @@ public typealias LuaHostFunction = (LuaCall) throws(LuaCallError) -> [LuaValue]
 /// An error a host function raises in the calling script.
 public struct LuaCallError: Error, Sendable {
     public let message: String
-    public init(_ message: String) { self.message = message }
+    /// Raised as Lua's memory error (what the function would return does not fit under the memory cap).
+    public let isOutOfMemory: Bool
+
+    public init(_ message: String) {
+        self.message = message
+        self.isOutOfMemory = false
+    }
+
+    private init(outOfMemory message: String) {
+        self.message = message
+        self.isOutOfMemory = true
+    }
+
+    /// A memory error: the script sees Lua's own `not enough memory`, counted against its memory limit.
+    public static func outOfMemory(_ message: String) -> LuaCallError { LuaCallError(outOfMemory: message) }
 }
 
 /// The arguments of one call from Lua into Swift.
@@ -38,14 +52,25 @@ public struct LuaCall {
         isNil(index) ? nil : try string(index)
     }
 
-    /// Argument `index` as a number.
+    /// Argument `index` as a finite number (NaN and infinities are refused).
     public func number(_ index: Int) throws(LuaCallError) -> Double {
         guard lua_type(state.L, Int32(index)) == LUA_TNUMBER else { throw error(index, "a number") }
         var ok: Int32 = 0
-        return mw_tonumber(state.L, Int32(index), &ok)
+        let value = mw_tonumber(state.L, Int32(index), &ok)
+        guard value.isFinite else { throw LuaCallError("\(name): argument #\(index) must be a finite number, got \(value)") }
+        return value
     }
 
-    /// Argument `index` as an integer.
+    /// Argument `index` as a number within `range` (a clear error outside it, before any Swift arithmetic).
+    public func number(_ index: Int, in range: ClosedRange<Double>) throws(LuaCallError) -> Double {
+        let value = try number(index)
+        guard range.contains(value) else {
+            throw LuaCallError("\(name): argument #\(index) must be between \(range.lowerBound) and \(range.upperBound), got \(value)")
+        }
+        return value
+    }
+
+    /// Argument `index` as an integer (a float with an exact integer value is accepted).
     public func integer(_ index: Int) throws(LuaCallError) -> Int64 {
         guard lua_type(state.L, Int32(index)) == LUA_TNUMBER else { throw error(index, "an integer") }
         var ok: Int32 = 0
@@ -100,11 +125,29 @@ extension LuaState {
         do throws(LuaCallError) {
             results = try entry.function(call)
         } catch {
+            if error.isOutOfMemory { return MW_HOST_OUT_OF_MEMORY }
             state.pushString(error.message)
-            return -1
+            return MW_HOST_ERROR
         }
         _ = lua_checkstack(L, Int32(results.count) + 2)
-        for result in results { state.push(result) }
+        // Results are made outside the memory cap (no Lua error may cross Swift frames): one that would
+        // take the state past it is cut short, and the script gets a memory error instead.
+        let base = lua_gettop(L)
+        let cap = state.memoryLimit
+        state.resultLimit = cap > 0 ? cap : 0
+        state.pushedValues = 0
+        defer {
+            state.resultLimit = 0
+            state.resultOverflowed = false
+        }
+        for result in results {
+            state.push(result)
+            if cap > 0, Int(state.limits.pointee.used) > cap { state.resultOverflowed = true }
+            if state.resultOverflowed {
+                lua_settop(L, base)
+                return MW_HOST_OUT_OF_MEMORY
+            }
+        }
         return Int32(results.count)
     }
 
@@ -167,7 +210,8 @@ extension LuaState {
     /// The value `hub.null` and arrays marked with `hub.array()` need; exposed for the module.
     public var nullValue: LuaValue { .null }
 
-    /// Host function body that marks a table as a JSON array (`hub.array(t)`) and returns it.
+    /// Host function body that marks a table as a JSON array (`hub.array(t)`) and returns it. A table with a
+    /// metatable of its own (a read-only view, say) is refused: marking it would replace that metatable.
     public static func markArray(_ call: LuaCall) throws(LuaCallError) -> [LuaValue] {
         if call.isNil(1) {
             lua_settop(call.state.L, 1)
@@ -175,6 +219,9 @@ extension LuaState {
             lua_copy(call.state.L, -1, 1)
         }
         guard lua_type(call.state.L, 1) == LUA_TTABLE else { throw call.error(1, "a table") }
+        guard !call.state.hasForeignMetatable(at: 1) else {
+            throw LuaCallError("\(call.name): the table has a metatable of its own (a read-only table?): mark a copy (hub.copy(t))")
+        }
         call.state.markArray(at: 1)
         lua_settop(call.state.L, 1)
         return [.stackTop]

@@ -6,10 +6,14 @@ extension LuaState {
     /// The light userdata that stands for JSON `null` in Lua (`hub.null`).
     nonisolated(unsafe) static let nullSentinel = UnsafeMutableRawPointer(bitPattern: 0x6E75_6C6C)!
 
-    /// Tables with this metatable are JSON arrays even when empty (`hub.array()`).
-    static let arrayMarkerKey = "moonwire.array"
+    /// Deepest nesting of tables converted to JSON.
+    static let maxConversionDepth = 32
 
-    /// Pushes a value onto the stack.
+    // MARK: Swift to Lua
+
+    /// Pushes a value onto the stack. While `resultLimit` is set (a host function's results), a value that
+    /// would take the state past it is cut short and `resultOverflowed` is set: the caller then raises a
+    /// memory error instead of returning it.
     func push(_ value: LuaValue) {
         switch value {
         case .nilValue: lua_pushnil(L)
@@ -21,7 +25,7 @@ extension LuaState {
         case .json(let json): push(json, depth: 0)
         case .table(let fields):
             _ = lua_checkstack(L, 4)
-            lua_createtable(L, 0, Int32(fields.count))
+            lua_createtable(L, 0, Int32(clamping: fields.count))
             for field in fields {
                 pushString(field.key)
                 push(field.value)
@@ -43,6 +47,14 @@ extension LuaState {
 
     /// Pushes a JSON value: objects and arrays become tables (arrays 1-based), `null` becomes `hub.null`.
     func push(_ json: JSONValue, depth: Int) {
+        if resultLimit > 0 {
+            pushedValues &+= 1
+            if pushedValues & 63 == 0, Int(limits.pointee.used) > resultLimit { resultOverflowed = true }
+            if resultOverflowed {
+                lua_pushnil(L)
+                return
+            }
+        }
         _ = lua_checkstack(L, 4)
         switch json {
         case .null: lua_pushlightuserdata(L, Self.nullSentinel)
@@ -51,14 +63,14 @@ extension LuaState {
         case .double(let d): lua_pushnumber(L, d)
         case .string(let s): pushString(s)
         case .array(let array):
-            lua_createtable(L, Int32(array.count), 0)
+            lua_createtable(L, Int32(clamping: array.count), 0)
             for (index, element) in array.enumerated() {
                 push(element, depth: depth + 1)
                 lua_rawseti(L, -2, lua_Integer(index + 1))
             }
             if array.isEmpty { markArray(at: -1) }
         case .object(let object):
-            lua_createtable(L, 0, Int32(object.count))
+            lua_createtable(L, 0, Int32(clamping: object.count))
             for member in object {
                 pushString(member.key)
                 push(member.value, depth: depth + 1)
@@ -67,21 +79,27 @@ extension LuaState {
         }
     }
 
-    /// Gives the table at `index` the array marker metatable.
+    /// Gives the table at `index` the array marker metatable (made, protected, by the sandbox).
     func markArray(at index: Int32) {
         let absolute = lua_absindex(L, index)
-        if pushArrayMetatable() == LUA_TNIL {
-            mw_pop(L, 1)
-            _ = luaL_newmetatable(L, Self.arrayMarkerKey)
-        }
+        _ = pushArrayMetatable()
         lua_setmetatable(L, absolute)
     }
 
-    /// Pushes the array marker metatable (or nil) from the registry; returns its type.
+    /// Pushes the array marker metatable from the registry; returns its type.
     private func pushArrayMetatable() -> Int32 {
-        pushString(Self.arrayMarkerKey)
-        return lua_rawget(L, mw_registryindex())
+        lua_getfield(L, mw_registryindex(), MW_ARRAY_METATABLE)
     }
+
+    /// Whether the table at `index` has a metatable other than the array marker.
+    func hasForeignMetatable(at index: Int32) -> Bool {
+        guard lua_getmetatable(L, index) != 0 else { return false }
+        _ = pushArrayMetatable()
+        defer { mw_pop(L, 2) }
+        return lua_rawequal(L, -1, -2) == 0
+    }
+
+    // MARK: Lua to Swift
 
     /// The string at `index` (strings only; numbers are not converted).
     func string(at index: Int32) -> String? {
@@ -108,10 +126,28 @@ extension LuaState {
         }
     }
 
-    /// Converts the value at `index` to JSON. Tables with keys 1...n are arrays, others objects
-    /// (number keys become strings); functions and other non-data values are an error.
-    func json(at index: Int32, depth: Int = 0) throws(LuaConversionError) -> JSONValue {
+    /// Converts the value at `index` to JSON. Tables with keys 1...n are arrays, others objects (number
+    /// keys become strings); functions and other non-data values are an error. Tables are read raw
+    /// (metamethods never run); the read-only views the host makes convert as what they show. The
+    /// conversion is bounded: nesting, cycles, and the number and text size of the values it produces.
+    func json(at index: Int32) throws(LuaConversionError) -> JSONValue {
+        var conversion = Conversion(valuesLeft: conversionLimits.values, bytesLeft: conversionLimits.bytes)
+        return try json(at: index, depth: 0, &conversion)
+    }
+
+    /// What one conversion may still produce, and the tables on the path to the current value.
+    struct Conversion {
+        var valuesLeft: Int
+        var bytesLeft: Int
+        var path: Set<UnsafeRawPointer> = []
+    }
+
+    private func json(at index: Int32, depth: Int, _ conversion: inout Conversion) throws(LuaConversionError) -> JSONValue {
         let index = lua_absindex(L, index)
+        conversion.valuesLeft -= 1
+        guard conversion.valuesLeft >= 0 else {
+            throw LuaConversionError(message: "value too large to convert (more than \(conversionLimits.values) values)")
+        }
         switch lua_type(L, index) {
         case LUA_TNIL, LUA_TNONE: return .null
         case LUA_TBOOLEAN: return .bool(lua_toboolean(L, index) != 0)
@@ -119,47 +155,52 @@ extension LuaState {
             var isInt: Int32 = 0
             if mw_isinteger(L, index) != 0 { return .int(mw_tointeger(L, index, &isInt)) }
             let d = mw_tonumber(L, index, &isInt)
-            guard d.isFinite else { throw LuaConversionError(message: "numbers must be finite") }
+            guard d.isFinite else { throw LuaConversionError(message: "numbers must be finite (got \(d))") }
             return .double(d)
-        case LUA_TSTRING: return .string(string(at: index) ?? "")
+        case LUA_TSTRING:
+            let text = string(at: index) ?? ""
+            try charge(text, &conversion)
+            return .string(text)
         case LUA_TLIGHTUSERDATA:
             if lua_touserdata(L, index) == Self.nullSentinel { return .null }
             throw LuaConversionError(message: "cannot convert a userdata to JSON")
         case LUA_TTABLE:
-            guard depth < 32 else { throw LuaConversionError(message: "table nested more than 32 levels (a cycle?)") }
-            return try table(at: index, depth: depth)
+            guard depth < Self.maxConversionDepth else {
+                throw LuaConversionError(message: "table nested more than \(Self.maxConversionDepth) levels")
+            }
+            guard let pointer = lua_topointer(L, index) else { return .null }
+            guard conversion.path.insert(pointer).inserted else {
+                throw LuaConversionError(message: "a table contains itself (cyclic tables have no JSON form)")
+            }
+            defer { conversion.path.remove(pointer) }
+            return try table(at: index, depth: depth, &conversion)
         default:
-            throw LuaConversionError(message: "cannot convert a \(String(cString: luaL_typename_shim(index))) to JSON")
+            throw LuaConversionError(message: "cannot convert a \(String(cString: lua_typename(L, lua_type(L, index)))) to JSON")
         }
     }
 
-    private func luaL_typename_shim(_ index: Int32) -> UnsafePointer<CChar> {
-        lua_typename(L, lua_type(L, index))
+    private func charge(_ text: String, _ conversion: inout Conversion) throws(LuaConversionError) {
+        conversion.bytesLeft -= text.utf8.count
+        guard conversion.bytesLeft >= 0 else {
+            throw LuaConversionError(message: "value too large to convert (more than \(conversionLimits.bytes) bytes of text)")
+        }
     }
 
-    private func table(at index: Int32, depth: Int) throws(LuaConversionError) -> JSONValue {
+    private func table(at index: Int32, depth: Int, _ conversion: inout Conversion) throws(LuaConversionError) -> JSONValue {
         _ = lua_checkstack(L, 6)
-        // A read-only view (see the prelude) keeps its data behind __index: read that instead.
         if lua_getmetatable(L, index) != 0 {
-            lua_pushstring(L, "__index")
-            lua_rawget(L, -2)
-            if lua_type(L, -1) == LUA_TTABLE, lua_rawlen(L, index) == 0 {
-                var hasOwn = false
-                lua_pushnil(L)
-                if lua_next(L, index) != 0 { hasOwn = true; mw_pop(L, 2) }
-                if !hasOwn {
-                    defer { mw_pop(L, 2) }
-                    return try json(at: -1, depth: depth)
-                }
+            // A read-only view (the prelude's `freeze`) keeps its data behind __index: convert that.
+            if isReadOnlyViewMetatable(at: -1), lua_rawlen(L, index) == 0, !tableHasEntries(at: index) {
+                lua_pushstring(L, "__index")
+                lua_rawget(L, -2)
+                defer { mw_pop(L, 2) }
+                if lua_type(L, -1) == LUA_TTABLE { return try json(at: -1, depth: depth + 1, &conversion) }
+                return .object([:])
             }
-            mw_pop(L, 1)
-            let isArrayMarked: Bool = {
-                if pushArrayMetatable() == LUA_TNIL { mw_pop(L, 1); return false }
-                defer { mw_pop(L, 1) }
-                return lua_rawequal(L, -1, -2) != 0
-            }()
-            mw_pop(L, 1)
-            if isArrayMarked { return try array(at: index, count: Int(lua_rawlen(L, index)), depth: depth) }
+            _ = pushArrayMetatable()
+            let isArrayMarked = lua_rawequal(L, -1, -2) != 0
+            mw_pop(L, 2)
+            if isArrayMarked { return try array(at: index, count: Int(lua_rawlen(L, index)), depth: depth, &conversion) }
         }
         let length = Int(lua_rawlen(L, index))
         var count = 0
@@ -179,9 +220,10 @@ extension LuaState {
             mw_pop(L, 1)
         }
         if count > 0 && integerKeys && count == length {
-            return try array(at: index, count: length, depth: depth)
+            return try array(at: index, count: length, depth: depth, &conversion)
         }
-        var object = JSONObject()
+        var members: [(String, JSONValue)] = []
+        members.reserveCapacity(min(count, conversion.valuesLeft + 1))
         lua_pushnil(L)
         while lua_next(L, index) != 0 {
             let key: String
@@ -195,23 +237,24 @@ extension LuaState {
                 throw LuaConversionError(message: "table keys must be strings or numbers")
             }
             do {
-                object[key] = try json(at: -1, depth: depth + 1)
+                try charge(key, &conversion)
+                members.append((key, try json(at: -1, depth: depth + 1, &conversion)))
             } catch {
                 mw_pop(L, 2)
                 throw error
             }
             mw_pop(L, 1)
         }
-        return .object(object)
+        return .object(JSONObject(members))
     }
 
-    private func array(at index: Int32, count: Int, depth: Int) throws(LuaConversionError) -> JSONValue {
+    private func array(at index: Int32, count: Int, depth: Int, _ conversion: inout Conversion) throws(LuaConversionError) -> JSONValue {
         var array: [JSONValue] = []
-        array.reserveCapacity(count)
+        array.reserveCapacity(min(count, conversion.valuesLeft + 1))
         for i in 1...max(1, count) where count > 0 {
             lua_rawgeti(L, index, lua_Integer(i))
             do {
-                array.append(try json(at: -1, depth: depth + 1))
+                array.append(try json(at: -1, depth: depth + 1, &conversion))
             } catch {
                 mw_pop(L, 1)
                 throw error
@@ -219,6 +262,22 @@ extension LuaState {
             mw_pop(L, 1)
         }
         return .array(array)
+    }
+
+    /// Whether the metatable at `index` is one of the prelude's read-only views' (`__metatable = "read-only"`).
+    private func isReadOnlyViewMetatable(at index: Int32) -> Bool {
+        let absolute = lua_absindex(L, index)
+        lua_pushstring(L, "__metatable")
+        defer { mw_pop(L, 1) }
+        guard lua_rawget(L, absolute) == LUA_TSTRING else { return false }
+        return string(at: -1) == Self.readOnlyMarker
+    }
+
+    private func tableHasEntries(at index: Int32) -> Bool {
+        lua_pushnil(L)
+        guard lua_next(L, index) != 0 else { return false }
+        mw_pop(L, 2)
+        return true
     }
 }
 

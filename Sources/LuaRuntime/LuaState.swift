@@ -13,6 +13,17 @@ public final class LuaState {
     /// Swift functions callable from Lua, by id.
     var hostFunctions: [HostFunctionEntry] = []
     private var prelude: (freeze: LuaRef, copy: LuaRef)?
+    /// How much one conversion of a Lua value to JSON may produce.
+    var conversionLimits: (values: Int, bytes: Int) = (100_000, 8 << 20)
+    /// While a host function's results are pushed: the most bytes the state may hold (0: no check).
+    var resultLimit = 0
+    /// Values pushed under `resultLimit` (the limit is checked every 64).
+    var pushedValues = 0
+    /// A result was cut short because it would not fit under `resultLimit`.
+    var resultOverflowed = false
+
+    /// The `__metatable` of the read-only views the host makes.
+    static let readOnlyMarker = "read-only"
 
     /// A new sandboxed state (base, string, table, math, utf8, coroutine; no io, os, debug, package, load).
     public init(limits: LuaLimits) throws(LuaError) {
@@ -20,7 +31,7 @@ public final class LuaState {
         self.limits.initialize(to: mw_limits())
         guard let state = mw_newstate(self.limits) else {
             self.limits.deallocate()
-            throw .memoryLimit
+            throw .limit(.memory, location: "", traceback: "")
         }
         self.L = state
         LuaState.installDispatcher()
@@ -45,7 +56,11 @@ public final class LuaState {
         limits.pointee.budget_per_call = newLimits.instructionsPerCall
         limits.pointee.call_timeout_ns = newLimits.callTimeout?.nanoseconds ?? 0
         limits.pointee.hook_step = newLimits.checkInterval
+        conversionLimits = (newLimits.conversionValues, newLimits.conversionBytes)
     }
+
+    /// The memory cap in bytes (0: none).
+    public var memoryLimit: Int { Int(limits.pointee.limit) }
 
     /// Bytes the state holds now.
     public var memoryUsed: Int { Int(limits.pointee.used) }
@@ -215,24 +230,26 @@ public final class LuaState {
 
     /// Pops the error on top of the stack and classifies it by what stopped the call.
     func popError(status: Int32) -> LuaError {
-        let message = string(at: -1) ?? "(error object is not a string)"
+        let text = string(at: -1) ?? "(error object is not a string)"
         mw_pop(L, 1)
+        let (message, traceback) = Self.splitTraceback(text)
+        let limit: LuaLimit?
         switch Int32(limits.pointee.stop_reason) {
-        case Int32(MW_STOP_MEMORY.rawValue): return .memoryLimit
-        case Int32(MW_STOP_BUDGET.rawValue): return .instructionBudget
-        case Int32(MW_STOP_DEADLINE.rawValue): return .timeout
-        default: break
+        case Int32(MW_STOP_MEMORY.rawValue): limit = .memory
+        case Int32(MW_STOP_BUDGET.rawValue): limit = .cpu
+        case Int32(MW_STOP_DEADLINE.rawValue): limit = .time
+        default: limit = status == LUA_ERRMEM ? .memory : nil
         }
-        if status == LUA_ERRMEM { return .memoryLimit }
+        if let limit { return .limit(limit, location: LuaError.location(in: message) ?? "", traceback: traceback) }
         if status == LUA_ERRSYNTAX { return .syntax(message) }
-        let marker = "\nstack traceback:"
-        let lines = message.split(separator: "\n", omittingEmptySubsequences: false)
-        if let index = lines.firstIndex(where: { $0 == "stack traceback:" }) {
-            let text = lines[..<index].joined(separator: "\n")
-            return .runtime(message: text, traceback: lines[index...].joined(separator: "\n"))
-        }
-        _ = marker
-        return .runtime(message: message, traceback: "")
+        return .runtime(message: message, traceback: traceback)
+    }
+
+    /// Splits a message from the traceback the message handler appended.
+    private static func splitTraceback(_ text: String) -> (message: String, traceback: String) {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        guard let index = lines.firstIndex(where: { $0 == "stack traceback:" }) else { return (text, "") }
+        return (lines[..<index].joined(separator: "\n"), lines[index...].joined(separator: "\n"))
     }
 
     // MARK: Prelude

@@ -9,8 +9,16 @@ extension HubModule {
         [
             ("json.encode", { call throws(LuaCallError) in [.string(JSONWriter.string(try call.json(1)))] }),
             ("json.decode", { call throws(LuaCallError) in
+                let text = try call.string(1)
+                // What the parser would build in Swift is bounded before it is built: at most one value per
+                // structural character.
+                var values = 1
+                for byte in text.utf8 where structuralBytes.contains(byte) { values += 1 }
+                guard values <= maxDecodedValues else {
+                    throw LuaCallError("hub.json.decode: the document may hold more than \(maxDecodedValues) values")
+                }
                 do {
-                    return [.json(try JSONParser().parse(try call.string(1)))]
+                    return [.json(try JSONParser().parse(text))]
                 } catch {
                     return [.nilValue, .string("invalid JSON: \(error)")]
                 }
@@ -44,6 +52,11 @@ extension HubModule {
             }),
         ]
     }
+
+    /// Most values `hub.json.decode` builds from one document.
+    static let maxDecodedValues = 200_000
+    /// `,` `[` `{`: a JSON document holds at most one value more than it has of these.
+    static let structuralBytes: Set<UInt8> = [0x2C, 0x5B, 0x7B]
 
     static func hex<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
         bytes.map { String(format: "%02x", $0) }.joined()

@@ -29,10 +29,10 @@ enum HubModule {
                 if let error = RoomName.validate(room) { throw LuaCallError("hub.publish: \(error.message)") }
                 guard EventType.isValidName(type) else { throw LuaCallError("hub.publish: invalid event type '\(type)'") }
                 guard let hub = context.host.hub else { throw LuaCallError("hub.publish: the hub is not running") }
-                let event = Event(type: EventType(type), userID: user, roomID: room, data: data)
+                var event = Event(type: EventType(type), userID: user, roomID: room, data: data)
+                event.pluginHops = context.currentHops.load(ordering: .relaxed) + 1
                 let publisher = PublisherInfo(connection: nil, transport: .plugin, userID: user, plugin: context.name)
-                context.host.publishLater(event, from: publisher, plugin: context.name, on: hub)
-                return [.bool(true)]
+                return try context.host.publishLater(event, from: publisher, plugin: context.name, on: hub)
             }),
             ("send", { call throws(LuaCallError) in
                 let user = try call.string(1)
@@ -111,7 +111,9 @@ enum HubModule {
 
     private static func storage(_ context: PluginContext) -> [(String, LuaHostFunction)] {
         let store = context.host.store
-        /// A store failure (Redis unreachable) is a Lua error in the calling plugin.
+        /// A `ttl` is at most ten years.
+        let maxTTL: ClosedRange<Double> = 0...315_360_000
+        /// A store failure (quota, Redis unreachable) is a Lua error in the calling plugin.
         func attempt<T>(_ name: String, _ body: () throws -> T) throws(LuaCallError) -> T {
             do {
                 return try body()
@@ -128,7 +130,7 @@ enum HubModule {
             ("store.set", { call throws(LuaCallError) in
                 let key = try call.string(1)
                 let value = call.isNil(2) ? nil : try call.json(2)
-                let ttl = call.isNil(3) ? nil : try call.number(3)
+                let ttl = call.isNil(3) ? nil : try call.number(3, in: maxTTL)
                 try attempt("store.set", { try store.set(context.name, key, value, ttl: ttl) })
                 return []
             }),
@@ -140,7 +142,7 @@ enum HubModule {
             ("store.incr", { call throws(LuaCallError) in
                 let key = try call.string(1)
                 let by = call.isNil(2) ? 1 : try call.number(2)
-                let ttl = call.isNil(3) ? nil : try call.number(3)
+                let ttl = call.isNil(3) ? nil : try call.number(3, in: maxTTL)
                 return [.json(try attempt("store.incr", { try store.increment(context.name, key, by: by, ttl: ttl) }))]
             }),
             ("store.keys", { _ throws(LuaCallError) in
@@ -176,6 +178,12 @@ enum HubModule {
                 let seconds = try call.number(1)
                 guard seconds >= 0.01, seconds <= 86_400 * 7 else {
                     throw LuaCallError("\(call.name): interval must be between 0.01 and 604800 seconds")
+                }
+                let host = context.host
+                let active = context.pendingTimerCount + (context.plugin.map { host.timers.count(of: $0) } ?? 0)
+                guard active < host.options.maxTimers else {
+                    throw LuaCallError(
+                        "\(call.name): the plugin has its maximum of \(host.options.maxTimers) timers (plugins.max_timers); cancel one first")
                 }
                 let function = try call.function(2)
                 let name = try call.optionalString(3)

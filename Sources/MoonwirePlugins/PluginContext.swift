@@ -4,43 +4,46 @@ import Synchronization
 
 /// What one plugin version's `hub` functions act on: the host, the plugin's name, and (once loaded) the
 /// plugin itself. Timers asked for before the version is active wait here until it is.
+///
+/// The version owns its context (through its Lua state's host functions); the context points back
+/// weakly, so that a replaced version and its Lua state are freed once its last call is over.
 final class PluginContext: Sendable {
     private let hostReference: WeakHost
+    /// The plugin's name (its file's).
+    let name: String
+    /// The plugin hop count of the event the current call handles (`hub.publish` adds one).
+    let currentHops = Atomic<Int>(0)
+    private let state = Mutex<State>(State())
 
     /// The host; it outlives every plugin call, but timers may fire after it is gone (then nothing runs).
     var host: PluginHost { hostReference.host! }
     var hostIfAlive: PluginHost? { hostReference.host }
-    private let state = Mutex<State>(State())
 
     struct State {
-        var name: String
-        var plugin: Plugin?
+        var plugin = WeakPlugin()
         var pendingTimers: [PluginTimers.Request] = []
         var active = false
-        init(name: String = "") { self.name = name }
     }
 
     init(host: PluginHost, name: String) {
         self.hostReference = WeakHost(host: host)
-        state.withLock { $0.name = name }
+        self.name = name
     }
 
-    var name: String {
-        get { state.withLock { $0.name } }
-        set { state.withLock { $0.name = newValue } }
-    }
-
-    var plugin: Plugin? { state.withLock { $0.plugin } }
+    var plugin: Plugin? { state.withLock { $0.plugin.plugin } }
 
     func attach(_ plugin: Plugin) {
-        state.withLock { $0.plugin = plugin }
+        state.withLock { $0.plugin = WeakPlugin(plugin: plugin) }
     }
+
+    /// Timers asked for while loading that have not started yet.
+    var pendingTimerCount: Int { state.withLock { $0.pendingTimers.count } }
 
     /// Schedules a timer now if the version is active, else when it becomes active.
     func schedule(_ request: PluginTimers.Request) -> Int {
         let (active, plugin) = state.withLock { state -> (Bool, Plugin?) in
             if !state.active { state.pendingTimers.append(request) }
-            return (state.active, state.plugin)
+            return (state.active, state.plugin.plugin)
         }
         if active, let plugin { hostIfAlive?.timers.start(request, for: plugin) }
         return request.id
@@ -60,7 +63,7 @@ final class PluginContext: Sendable {
         let (pending, plugin) = state.withLock { state -> ([PluginTimers.Request], Plugin?) in
             state.active = true
             defer { state.pendingTimers = [] }
-            return (state.pendingTimers, state.plugin)
+            return (state.pendingTimers, state.plugin.plugin)
         }
         guard let plugin, let host = hostIfAlive else { return }
         for request in pending { host.timers.start(request, for: plugin) }
@@ -70,4 +73,8 @@ final class PluginContext: Sendable {
 final class WeakHost: Sendable {
     weak let host: PluginHost?
     init(host: PluginHost) { self.host = host }
+}
+
+struct WeakPlugin: Sendable {
+    weak var plugin: Plugin?
 }

@@ -6,11 +6,11 @@ import MoonwireCore
 extension PluginHost {
     /// Calls a hook on `plugin`, or on its current version if it was replaced while the call waited.
     func call(
-        _ plugin: Plugin, _ hook: PluginHook, results: Int32, _ arguments: (inout PluginVM) -> [LuaValue]
+        _ plugin: Plugin, _ hook: PluginHook, results: Int32, hops: Int = 0, _ arguments: (inout PluginVM) -> [LuaValue]
     ) -> Plugin.Outcome {
         var target = plugin
         for _ in 0..<3 {
-            let outcome = target.call(hook, results: results, arguments)
+            let outcome = target.call(hook, results: results, hops: hops, arguments)
             guard case .retired = outcome else { return outcome }
             guard let replacement = pluginSet.byName[target.name], replacement !== target, replacement.hooks.contains(hook) else {
                 return .done([])
@@ -23,11 +23,11 @@ extension PluginHost {
     /// Calls a custom type's `validate` or `handle` on its owner, or on whichever version owns the type
     /// now if the owner was replaced while the call waited.
     func callType(
-        _ type: String, on owner: Plugin, function: (PluginVM) -> LuaRef?, _ arguments: (inout PluginVM) -> [LuaValue]
+        _ type: String, on owner: Plugin, function: (PluginVM) -> LuaRef?, hops: Int = 0, _ arguments: (inout PluginVM) -> [LuaValue]
     ) -> Plugin.Outcome {
         var target = owner
         for _ in 0..<3 {
-            let outcome = target.call(.eventType, function: function, results: 3, arguments)
+            let outcome = target.call(.eventType, function: function, results: 3, hops: hops, arguments)
             guard case .retired = outcome else { return outcome }
             guard let replacement = pluginSet.typeOwners[type], replacement !== target else { return .done([]) }
             target = replacement
@@ -56,13 +56,13 @@ extension PluginHost {
                     return .deny(code: results.string(at: 2) ?? "forbidden", reason: results.string(at: 1) ?? "connection refused")
                 case .value(.object(let identity)):
                     guard let user = identity["user_id"]?.stringValue else {
-                        logger.error("on_connect returned a table without user_id", metadata: ["plugin": "\(plugin.name)"])
+                        plugin.reportBadReturn(.onConnect, verdict, expected: "a table with a string user_id")
                         return .deny(code: "auth_error", reason: "authentication failed")
                     }
                     let roles = identity["roles"]?.arrayValue?.compactMap(\.stringValue) ?? []
                     return .allow(Identity(userID: user, roles: roles, metadata: identity["metadata"]?.objectValue ?? request.metadata))
                 default:
-                    logger.error("on_connect returned something it may not", metadata: ["plugin": "\(plugin.name)", "value": "\(verdict)"])
+                    plugin.reportBadReturn(.onConnect, verdict, expected: "nil, true, false or an identity table")
                     return .deny(code: "auth_error", reason: "authentication failed")
                 }
             }
@@ -85,8 +85,8 @@ extension PluginHost {
                 case .none: continue
                 case .bool(true): return .allow
                 case .bool(false): return .deny(reason: results.string(at: 1) ?? "joining '\(room)' is not allowed")
-                default:
-                    logger.error("on_join returned something it may not", metadata: ["plugin": "\(plugin.name)"])
+                case let other:
+                    plugin.reportBadReturn(.onJoin, other, expected: "nil, true or false")
                     return .deny(reason: "joining '\(room)' was refused (plugin error)")
                 }
             }
@@ -108,9 +108,9 @@ extension PluginHost {
             let outcome: Plugin.Outcome
             if hook == .eventType {
                 let type = event.type.rawValue
-                outcome = callType(type, on: plugin, function: { $0.types[type]?.handle }) { _ in [ctx, table] }
+                outcome = callType(type, on: plugin, function: { $0.types[type]?.handle }, hops: event.pluginHops) { _ in [ctx, table] }
             } else {
-                outcome = call(plugin, .onPublish, results: 3) { _ in [ctx, table] }
+                outcome = call(plugin, .onPublish, results: 3, hops: event.pluginHops) { _ in [ctx, table] }
             }
             switch outcome {
             case .retired:
@@ -127,8 +127,8 @@ extension PluginHost {
                     return .drop
                 case .value(.object(let changed)):
                     event.apply(changed)
-                default:
-                    logger.error("\(hook.rawValue) returned something it may not", metadata: ["plugin": "\(plugin.name)"])
+                case let other:
+                    plugin.reportBadReturn(hook, other, expected: "nil, true, false or the event table")
                     if !options.passOnPublishError { return .reject(reason: "rejected: a plugin failed while checking this event") }
                 }
             }
@@ -145,7 +145,7 @@ extension PluginHost {
         for plugin in pluginSet.with(.onDeliver) {
             let snapshot = current
             let wasReplaced = replaced
-            let outcome = call(plugin, .onDeliver, results: 1) { vm in
+            let outcome = call(plugin, .onDeliver, results: 1, hops: event.pluginHops) { vm in
                 [ctx, wasReplaced ? snapshot.pluginValue : .ref(vm.deliverEvent(snapshot))]
             }
             switch outcome {
@@ -161,8 +161,8 @@ extension PluginHost {
                 case .value(.object(let changed)):
                     current.apply(changed)
                     replaced = true
-                default:
-                    logger.error("on_deliver returned something it may not", metadata: ["plugin": "\(plugin.name)"])
+                case let other:
+                    plugin.reportBadReturn(.onDeliver, other, expected: "nil, true, false or the event table")
                     return .drop
                 }
             }
@@ -196,7 +196,9 @@ extension PluginHost {
                 switch results.first ?? .none {
                 case .none, .bool(true): return nil
                 case .bool(false): return results.string(at: 1) ?? "invalid data"
-                default: return nil
+                case let other:
+                    owner.reportBadReturn(.eventType, other, expected: "nil, true or false")
+                    return "validation failed"
                 }
             }
         }

@@ -87,11 +87,12 @@ extension PluginHost {
 
     /// Hands over from `old` (if any) to `new` atomically: while the old version's lock is held, its
     /// `on_unload` runs, the new version's `on_load(config, saved)` runs, and the plugin set is swapped.
-    /// If the new `on_load` fails, the old version gets its state back through its own `on_load`.
+    /// If the new `on_load` fails, the old version gets its state back through its own `on_load`. An old
+    /// version stuck in a call is replaced without a handover.
     private func activate(_ new: Plugin, replacing old: Plugin?) throws(PluginError) {
         var failure: PluginError?
         if let old {
-            _ = old.retire { vm in
+            let swapped = old.retire { vm in
                 var saved: JSONValue?
                 if let unload = vm.hooks[.onUnload] {
                     switch vm.state.call(unload, [], results: 1) {
@@ -112,26 +113,36 @@ extension PluginHost {
                 swapSet { PluginSet($0.plugins.filter { $0 !== old } + [new]) }
                 return true
             }
+            if swapped == nil {
+                logger.error(
+                    "the running version is stuck in a call: it is replaced without on_unload",
+                    metadata: ["plugin": "\(old.name)", "version": "\(old.version)"])
+                if let error = runOnLoad(new, saved: nil) { throw error }
+                old.retireNow()
+                swapSet { PluginSet($0.plugins.filter { $0 !== old } + [new]) }
+            }
             if let failure { throw failure }
             timers.cancelAll(of: old)
         } else {
             if let error = runOnLoad(new, saved: takeSavedState(new.name)) { throw error }
             swapSet { PluginSet($0.plugins + [new]) }
         }
+        forgetRebuilds(of: new.name)
         new.context.activate()
     }
 
-    private func runOnLoad(_ plugin: Plugin, saved: JSONValue?) -> PluginError? {
+    /// Runs a version's `on_load(config, saved)`; the error when it fails.
+    func runOnLoad(_ plugin: Plugin, saved: JSONValue?) -> PluginError? {
         guard plugin.hooks.contains(.onLoad) else { return nil }
         switch plugin.call(.onLoad, results: 0, { _ in [.json(.object(plugin.config)), saved.map { .json($0) } ?? .nilValue] }) {
-        case .failed(let error): return .onLoad(plugin.name, error.detailed)
+        case .failed(let failure): return .onLoad(plugin.name, failure.detail)
         case .done, .retired: return nil
         }
     }
 
     /// Unloads a plugin whose file is gone: `on_unload` runs, its timers stop, its types go.
     private func unload(_ plugin: Plugin) {
-        _ = plugin.retire { vm in
+        let swapped = plugin.retire { vm in
             if let unload = vm.hooks[.onUnload], case .success(let results) = vm.state.call(unload, [], results: 1),
                 case .value(let saved)? = results.first
             {
@@ -140,14 +151,19 @@ extension PluginHost {
             swapSet { PluginSet($0.plugins.filter { $0 !== plugin }) }
             return true
         }
+        if swapped == nil {  // stuck in a call: gone without on_unload
+            plugin.retireNow()
+            swapSet { PluginSet($0.plugins.filter { $0 !== plugin }) }
+        }
         timers.cancelAll(of: plugin)
         timers.forget(plugin: plugin.name)
         finishPublishing(plugin: plugin.name)
+        forgetRebuilds(of: plugin.name)
     }
 
     /// Drops a version that never became active.
     private func discard(_ plugin: Plugin) {
-        _ = plugin.retire { _ in true }
+        plugin.retireNow()
         timers.cancelAll(of: plugin)
     }
 }

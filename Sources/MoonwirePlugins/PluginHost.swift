@@ -17,7 +17,7 @@ public final class PluginHost: HubHooks {
     public let options: PluginOptions
     let logger: Logger
     let store: any PluginKeyValueStore
-    let timers = PluginTimers()
+    let timers: PluginTimers
     let metricsFactory: any MetricsFactory
     private let hubReference = Mutex<WeakHub>(WeakHub())
     private let current = Mutex(PluginSet())
@@ -28,14 +28,22 @@ public final class PluginHost: HubHooks {
     private let savedStates = Mutex<[String: JSONValue]>([:])
     private let reloadCount = Atomic<Int>(0)
     /// One queue of `hub.publish` calls per plugin name: kept in order across the plugin's versions.
-    private let publishQueues = Mutex<[String: AsyncStream<(Event, PublisherInfo)>.Continuation]>([:])
+    private let publishQueues = Mutex<[String: PublishQueue]>([:])
+    /// Versions rebuilt after a quarantine, by plugin name (a plugin that keeps getting stuck stays
+    /// quarantined after `maxRebuilds`, until its file changes).
+    let rebuildCounts = Mutex<[String: Int]>([:])
+    /// Rebuilds of one plugin after quarantines before the hub stops rebuilding it.
+    static let maxRebuilds = 3
 
-    public init(options: PluginOptions, store: any PluginKeyValueStore = PluginStore(), metricsFactory: any MetricsFactory = NOOPMetricsHandler.instance,
-                logger: Logger = Logger(label: "moonwire.plugins")) {
+    public init(
+        options: PluginOptions, store: any PluginKeyValueStore = PluginStore(), metricsFactory: any MetricsFactory = NOOPMetricsHandler.instance,
+        logger: Logger = Logger(label: "moonwire.plugins"), clock: any HubClock = SystemClock()
+    ) {
         self.options = options
         self.store = store
         self.metricsFactory = metricsFactory
         self.logger = logger
+        self.timers = PluginTimers(clock: clock)
     }
 
     /// Stops the plugins' timers (called when the hub shuts down; hooks keep answering until then).
@@ -48,26 +56,41 @@ public final class PluginHost: HubHooks {
         for queue in queues { queue.finish() }
     }
 
-    /// Publishes after the current call, in the order the plugin asked, across its versions.
-    func publishLater(_ event: Event, from publisher: PublisherInfo, plugin: String, on hub: Hub) {
-        let continuation = publishQueues.withLock { queues -> AsyncStream<(Event, PublisherInfo)>.Continuation in
-            if let existing = queues[plugin] { return existing }
-            let (stream, continuation) = AsyncStream<(Event, PublisherInfo)>.makeStream()
-            queues[plugin] = continuation
-            Task { [weak hub] in
-                for await (event, publisher) in stream {
-                    guard let hub else { return }
-                    do {
-                        _ = try await hub.publish(event, from: publisher, requireKnownType: false)
-                    } catch {
-                        hub.logger.warning(
-                            "plugin publish refused", metadata: ["plugin": "\(plugin)", "room": "\(event.roomID ?? "")", "error": "\(error)"])
-                    }
-                }
+    /// Publishes after the current call, in the order the plugin asked, across its versions. Returns what
+    /// `hub.publish` returns: `true` once queued; `false` and the reason when the event is dropped as one
+    /// step too many of a publish chain. Throws when the plugin's queue is full or the event too large.
+    func publishLater(_ event: Event, from publisher: PublisherInfo, plugin: String, on hub: Hub) throws(LuaCallError) -> [LuaValue] {
+        let statistics = statistics(for: plugin)
+        guard event.pluginHops <= options.maxPublishHops else {
+            statistics.recordDroppedPublish(.publishLoop)
+            let (log, suppressed) = statistics.shouldLog(.publishLoop)
+            if log {
+                logger.error(
+                    "plugin publish dropped: publish loop",
+                    metadata: [
+                        "plugin": "\(plugin)", "room": "\(event.roomID ?? "")", "event_type": "\(event.type.rawValue)",
+                        "hops": "\(event.pluginHops)", "limit": "\(options.maxPublishHops)", "not_logged_since_last": "\(suppressed)",
+                    ])
             }
-            return continuation
+            return [.bool(false), .string("dropped: a chain of more than \(options.maxPublishHops) plugin publishes (plugins.max_publish_hops)")]
         }
-        continuation.yield((event, publisher))
+        let roomBytes: Int = event.roomID?.utf8.count ?? 0
+        let size: Int = JSONWriter.bytes(event.data).count + event.type.rawValue.utf8.count + roomBytes
+        guard size <= hub.configuration.maxEventBytes else {
+            throw LuaCallError("hub.publish: the event is \(size) bytes, over the hub's maximum of \(hub.configuration.maxEventBytes)")
+        }
+        let queue = publishQueues.withLock { queues -> PublishQueue in
+            if let existing = queues[plugin] { return existing }
+            let queue = PublishQueue(plugin: plugin, hub: hub, statistics: statistics)
+            queues[plugin] = queue
+            return queue
+        }
+        guard queue.enqueue(event, from: publisher, size: size, limit: options.publishQueueBytes) else {
+            throw LuaCallError(
+                "hub.publish: \(queue.pendingBytes) bytes of this plugin's events are waiting to be published, the most allowed"
+                    + " (plugins.publish_queue_bytes): try again later")
+        }
+        return [.bool(true)]
     }
 
     /// Ends a plugin's publish queue once what is in it has gone out (the plugin is gone).
@@ -126,9 +149,10 @@ public final class PluginHost: HubHooks {
         current.withLock { $0 = update($0) }
     }
 
-    func serialized<R>(_ body: () -> R) -> R {
+    /// Runs `body` alone among reloads and rebuilds; counted as a reload unless `countsAsReload` is false.
+    func serialized<R>(countsAsReload: Bool = true, _ body: () -> R) -> R {
         reloading.withLock { _ in
-            reloadCount.add(1, ordering: .relaxed)
+            if countsAsReload { reloadCount.add(1, ordering: .relaxed) }
             return body()
         }
     }

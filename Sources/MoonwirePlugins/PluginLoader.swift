@@ -14,6 +14,10 @@ struct PluginLoader {
     }
 
     func load(_ source: PluginSource, statistics: (String) -> PluginStatistics) throws(PluginError) -> Plugin {
+        guard Self.isValidName(source.fileName) else {
+            throw .invalid(
+                source.fileName, "\(source.path): a plugin's file (or folder) name must start with a lowercase letter and hold only a-z, 0-9, _ and -")
+        }
         let context = PluginContext(host: host, name: source.fileName)
         let state: LuaState
         do {
@@ -36,17 +40,16 @@ struct PluginLoader {
             throw .load(source.fileName, "\(error)")
         }
 
-        // Manifest
-        let name: String
+        // Manifest. A plugin is named by its file: its settings, store and timers follow the file name, so a
+        // file cannot take another plugin's identity (and its secrets) by declaring its name.
+        let name = source.fileName
         switch state.field(table, "name") {
-        case .none: name = source.fileName
-        case .value(.string(let value)): name = value
-        default: throw .invalid(source.fileName, "'name' must be a string")
+        case .none: break
+        case .value(.string(let declared)) where declared == name: break
+        case .value(.string(let declared)):
+            throw .invalid(name, "declares name '\(declared)', but a plugin is named by its file (\(source.path)): remove 'name' or rename the file")
+        default: throw .invalid(name, "'name' must be a string")
         }
-        guard Self.isValidName(name) else {
-            throw .invalid(source.fileName, "name '\(name)' must start with a lowercase letter and hold only a-z, 0-9, _ and -")
-        }
-        context.name = name
         let version: String
         switch state.field(table, "version") {
         case .none: version = "0"
@@ -122,7 +125,7 @@ struct PluginLoader {
         let vm = PluginVM(state: state, table: table, hooks: hooks, types: types, deliverCache: nil)
         let plugin = Plugin(
             name: name, version: version, summary: summary, priority: priority, source: source, hooks: Set(hooks.keys), eventTypes: stored,
-            config: config, schema: schema, statistics: statistics(name), context: context, vm: vm)
+            config: config, schema: schema, statistics: statistics(name), context: context, timing: options.timing, vm: vm)
         context.attach(plugin)
         return plugin
     }

@@ -4,7 +4,7 @@ import Foundation
 /// A plugin's source as found in the plugins directory: `name.lua`, or `name/init.lua` (only `init.lua`
 /// is read: plugins have no `require`).
 public struct PluginSource: Sendable, Equatable {
-    /// The name taken from the file or folder (the plugin table's `name` overrides it).
+    /// The plugin's name: the file's or folder's (a `name` in the plugin table must agree with it).
     public var fileName: String
     /// Path of the main file, as shown in errors (`plugins/auth.lua`).
     public var path: String

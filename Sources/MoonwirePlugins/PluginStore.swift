@@ -9,7 +9,8 @@ import Synchronization
 public protocol PluginKeyValueStore: Sendable {
     /// The value of `key`, or `nil` when it is missing or expired.
     func get(_ plugin: String, _ key: String) throws -> JSONValue?
-    /// Sets a value (`nil` or JSON null deletes the key); `ttl` in seconds makes it expire.
+    /// Sets a value (`nil` or JSON null deletes the key); `ttl` in seconds makes it expire. Throws
+    /// `PluginStoreError.full` when the plugin's namespace would pass its quota.
     func set(_ plugin: String, _ key: String, _ value: JSONValue?, ttl: Double?) throws
     /// Adds `delta` to a number (absent counts as 0) and returns the new value; `ttl` applies when the key is new.
     func increment(_ plugin: String, _ key: String, by delta: Double, ttl: Double?) throws -> JSONValue
@@ -29,80 +30,171 @@ extension PluginKeyValueStore {
     }
 }
 
+/// Why a store call was refused.
+public enum PluginStoreError: Error, Sendable, CustomStringConvertible, Equatable {
+    /// The plugin's namespace would hold more keys or bytes than its quota.
+    case full(String)
+    /// The result of `increment` has no representation (it overflows, or is not finite).
+    case outOfRange(String)
+
+    public var description: String {
+        switch self {
+        case .full(let message), .outOfRange(let message): message
+        }
+    }
+}
+
+/// How much one plugin may keep in the store.
+public struct PluginStoreQuota: Sendable, Equatable {
+    /// Most keys per plugin.
+    public var maxKeys: Int
+    /// Most bytes per plugin: each key's UTF-8 length plus its value's JSON length.
+    public var maxBytes: Int
+
+    public init(maxKeys: Int = 10_000, maxBytes: Int = 8 << 20) {
+        self.maxKeys = maxKeys
+        self.maxBytes = maxBytes
+    }
+}
+
 /// The store in this process (one node; the Redis broker brings a shared one).
 public final class PluginStore: PluginKeyValueStore {
     private struct Entry {
         var value: JSONValue
         var expires: UInt64?
+        /// Bytes the entry counts against the quota.
+        var size: Int
     }
 
-    private let namespaces = Mutex<[String: [String: Entry]]>([:])
+    private struct Namespace {
+        var entries: [String: Entry] = [:]
+        var bytes = 0
 
-    public init() {}
+        mutating func remove(_ key: String) {
+            if let old = entries.removeValue(forKey: key) { bytes -= old.size }
+        }
+
+        mutating func dropExpired(now: UInt64) {
+            for (key, entry) in entries where entry.expires.map({ $0 <= now }) ?? false { remove(key) }
+        }
+    }
+
+    private let namespaces = Mutex<[String: Namespace]>([:])
+    private let clock: any HubClock
+    public let quota: PluginStoreQuota
+
+    public init(quota: PluginStoreQuota = PluginStoreQuota(), clock: any HubClock = SystemClock()) {
+        self.quota = quota
+        self.clock = clock
+    }
 
     public func get(_ plugin: String, _ key: String) -> JSONValue? {
-        get(plugin, key, now: MonotonicClock.nanoseconds())
-    }
-
-    public func get(_ plugin: String, _ key: String, now: UInt64) -> JSONValue? {
-        namespaces.withLock { namespaces in
-            guard let entry = namespaces[plugin]?[key] else { return nil }
+        let now = clock.now()
+        return namespaces.withLock { namespaces in
+            guard let entry = namespaces[plugin]?.entries[key] else { return nil }
             if let expires = entry.expires, expires <= now {
-                namespaces[plugin]?[key] = nil
+                namespaces[plugin]?.remove(key)
                 return nil
             }
             return entry.value
         }
     }
 
-    /// Sets a value; `ttl` in seconds makes it expire.
-    public func set(_ plugin: String, _ key: String, _ value: JSONValue?, ttl: Double? = nil) {
-        let expires = ttl.map { MonotonicClock.nanoseconds() + UInt64(max(0, $0) * 1e9) }
-        namespaces.withLock { namespaces in
-            if let value, !value.isNull {
-                namespaces[plugin, default: [:]][key] = Entry(value: value, expires: expires)
-            } else {
-                namespaces[plugin]?[key] = nil
-            }
+    /// Sets a value; `ttl` in seconds (at most ten years) makes it expire.
+    public func set(_ plugin: String, _ key: String, _ value: JSONValue?, ttl: Double? = nil) throws(PluginStoreError) {
+        let now = clock.now()
+        guard let value, !value.isNull else {
+            namespaces.withLock { $0[plugin]?.remove(key) }
+            return
+        }
+        let entry = Entry(value: value, expires: Self.expiry(ttl, now: now), size: key.utf8.count + JSONWriter.bytes(value).count)
+        try namespaces.withLock { namespaces throws(PluginStoreError) in
+            try store(entry, key, in: &namespaces[plugin, default: Namespace()], now: now)
         }
     }
 
     /// Adds `delta` to a number (absent counts as 0) and returns the new value; `ttl` applies when the key is new.
-    public func increment(_ plugin: String, _ key: String, by delta: Double, ttl: Double? = nil) -> JSONValue {
-        let now = MonotonicClock.nanoseconds()
-        return namespaces.withLock { namespaces in
-            var entry = namespaces[plugin]?[key]
-            if let expires = entry?.expires, expires <= now { entry = nil }
-            let current = entry?.value
-            let next: JSONValue
-            if case .int(let i)? = current, delta.rounded() == delta {
-                next = .int(i + Int64(delta))
-            } else if current == nil, delta.rounded() == delta {
-                next = .int(Int64(delta))
-            } else {
-                next = .double((current?.doubleValue ?? 0) + delta)
-            }
-            let expires = entry?.expires ?? ttl.map { now + UInt64(max(0, $0) * 1e9) }
-            namespaces[plugin, default: [:]][key] = Entry(value: next, expires: expires)
+    public func increment(_ plugin: String, _ key: String, by delta: Double, ttl: Double? = nil) throws(PluginStoreError) -> JSONValue {
+        let now = clock.now()
+        return try namespaces.withLock { namespaces throws(PluginStoreError) -> JSONValue in
+            var namespace = namespaces[plugin] ?? Namespace()
+            defer { namespaces[plugin] = namespace }
+            var current = namespace.entries[key]
+            if let expires = current?.expires, expires <= now { current = nil }
+            let next = try Self.sum(current?.value, delta)
+            let expires = current?.expires ?? Self.expiry(ttl, now: now)
+            let entry = Entry(value: next, expires: expires, size: key.utf8.count + JSONWriter.bytes(next).count)
+            try store(entry, key, in: &namespace, now: now)
             return next
         }
     }
 
+    /// `current + delta`, kept an integer when both are whole and the sum fits, refused when it has no
+    /// finite value.
+    private static func sum(_ current: JSONValue?, _ delta: Double) throws(PluginStoreError) -> JSONValue {
+        guard delta.isFinite else { throw .outOfRange("hub.store.incr: the increment must be a finite number") }
+        let whole: Bool = delta.rounded() == delta && abs(delta) < 9.2e18
+        switch current {
+        case .int(let value)? where whole:
+            let (result, overflow) = value.addingReportingOverflow(Int64(delta))
+            if overflow { throw .outOfRange("hub.store.incr: \(value) + \(Int64(delta)) overflows a 64-bit integer") }
+            return .int(result)
+        case nil where whole:
+            return .int(Int64(delta))
+        default:
+            let result = (current?.doubleValue ?? 0) + delta
+            guard result.isFinite else { throw .outOfRange("hub.store.incr: the result is not a finite number") }
+            return .double(result)
+        }
+    }
+
+    private static func expiry(_ ttl: Double?, now: UInt64) -> UInt64? {
+        guard let ttl else { return nil }
+        // Callers check the range; clamp anyway so that no input can trap.
+        let seconds: Double = ttl.isFinite ? min(max(0.0, ttl), 315_360_000.0) : 0.0
+        return now &+ UInt64(seconds * 1e9)
+    }
+
+    private func store(_ entry: Entry, _ key: String, in namespace: inout Namespace, now: UInt64) throws(PluginStoreError) {
+        func usageAfter() -> (keys: Int, bytes: Int) {
+            let replaced: Int? = namespace.entries[key]?.size
+            let keys: Int = replaced == nil ? namespace.entries.count + 1 : namespace.entries.count
+            let bytes: Int = namespace.bytes - (replaced ?? 0) + entry.size
+            return (keys, bytes)
+        }
+        var after = usageAfter()
+        if after.keys > quota.maxKeys || after.bytes > quota.maxBytes {
+            namespace.dropExpired(now: now)  // expired keys still count until dropped
+            after = usageAfter()
+        }
+        guard after.keys <= quota.maxKeys else {
+            throw .full("the plugin's store holds its maximum of \(quota.maxKeys) keys (plugins.store_max_keys)")
+        }
+        guard after.bytes <= quota.maxBytes else {
+            throw .full("the plugin's store would hold \(after.bytes) bytes, over its quota of \(quota.maxBytes) (plugins.store_max_bytes)")
+        }
+        namespace.entries[key] = entry
+        namespace.bytes = after.bytes
+    }
+
     /// The plugin's live keys, sorted.
     public func keys(_ plugin: String) -> [String] {
-        let now = MonotonicClock.nanoseconds()
+        let now = clock.now()
         return namespaces.withLock { namespaces in
-            (namespaces[plugin] ?? [:]).filter { $0.value.expires.map { $0 > now } ?? true }.keys.sorted()
+            (namespaces[plugin]?.entries ?? [:]).filter { $0.value.expires.map { $0 > now } ?? true }.keys.sorted()
         }
+    }
+
+    /// Keys and bytes a plugin's namespace holds (expired keys not yet dropped included).
+    public func usage(_ plugin: String) -> (keys: Int, bytes: Int) {
+        namespaces.withLock { namespaces in (namespaces[plugin]?.entries.count ?? 0, namespaces[plugin]?.bytes ?? 0) }
     }
 
     /// Drops expired entries.
     public func purgeExpired() {
-        let now = MonotonicClock.nanoseconds()
+        let now = clock.now()
         namespaces.withLock { namespaces in
-            for plugin in namespaces.keys {
-                namespaces[plugin] = namespaces[plugin]?.filter { $0.value.expires.map { $0 > now } ?? true }
-            }
+            for plugin in namespaces.keys { namespaces[plugin]?.dropExpired(now: now) }
         }
     }
 }

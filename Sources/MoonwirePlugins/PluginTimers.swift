@@ -4,7 +4,7 @@ import Synchronization
 
 /// Timers plugins start with `hub.every` / `hub.after`. The host owns them: they stop when their plugin
 /// version is retired or unloaded, and a named timer hands its schedule to the next version's timer of the
-/// same name, so a reload neither skips nor doubles a beat.
+/// same name, so a reload neither skips nor doubles a beat. They run on the host's clock.
 final class PluginTimers: Sendable {
     struct Request: Sendable {
         let id: Int
@@ -20,11 +20,16 @@ final class PluginTimers: Sendable {
         let function: LuaRef
     }
 
+    let clock: any HubClock
     private let nextID = Atomic<Int>(1)
     private let stopped = Atomic<Bool>(false)
     private let running = Mutex<[Int: Running]>([:])
-    /// Next fire time (monotonic ns) of named timers, by "plugin/name", kept across versions.
+    /// Next fire time (clock ns) of named timers, by "plugin/name", kept across versions.
     private let schedules = Mutex<[String: UInt64]>([:])
+
+    init(clock: any HubClock) {
+        self.clock = clock
+    }
 
     func makeID() -> Int { nextID.add(1, ordering: .relaxed).oldValue }
 
@@ -32,19 +37,21 @@ final class PluginTimers: Sendable {
     func start(_ request: Request, for plugin: Plugin) {
         guard !stopped.load(ordering: .acquiring) else { return }
         let key = request.name.map { "\(plugin.name)/\($0)" }
-        let now = MonotonicClock.nanoseconds()
-        var firstFire = now + request.interval.nanoseconds
+        let interval = request.interval.nanoseconds
+        let now = clock.now()
+        var firstFire = now &+ interval
         if let key, let inherited = schedules.withLock({ $0[key] }), inherited > now {
             firstFire = inherited
         }
         let first = firstFire
+        let clock = self.clock
         let task = Task { [weak self] in
             var next = first
             while !Task.isCancelled {
-                let wait = next > MonotonicClock.nanoseconds() ? next - MonotonicClock.nanoseconds() : 0
-                do { try await Task.sleep(for: .nanoseconds(Int64(wait))) } catch { return }
+                do { try await clock.sleep(until: next) } catch { return }
                 if plugin.isRetired || self?.stopped.load(ordering: .acquiring) != false { return }
-                next = max(next + request.interval.nanoseconds, MonotonicClock.nanoseconds())
+                // The next beat keeps the schedule; after a late wake-up it is counted from now (no burst).
+                next = max(next &+ interval, clock.now())
                 if let key, request.repeats { self?.schedules.withLock { $0[key] = next } }
                 let outcome = plugin.call(.timer, function: { _ in request.function }, results: 0) { _ in [] }
                 if case .retired = outcome { return }
@@ -97,8 +104,13 @@ final class PluginTimers: Sendable {
         schedules.withLock { $0 = $0.filter { !$0.key.hasPrefix(name + "/") } }
     }
 
-    /// Timers running for a plugin name.
+    /// Timers running for a plugin name (every version).
     func count(of name: String) -> Int {
         running.withLock { $0.values.filter { $0.plugin.name == name }.count }
+    }
+
+    /// Timers running for one plugin version.
+    func count(of plugin: Plugin) -> Int {
+        running.withLock { $0.values.filter { $0.plugin === plugin }.count }
     }
 }

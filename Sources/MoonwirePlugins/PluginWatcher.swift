@@ -3,7 +3,8 @@ import ServiceLifecycle
 import UnixSignals
 
 /// Reloads the plugins when their directory changes (checked every `options.watchInterval`, when
-/// `options.watch` is on) and on SIGHUP; also drops expired `hub.store` keys.
+/// `options.watch` is on) and on SIGHUP; drops expired `hub.store` keys; and, four times a second, looks for
+/// calls stuck past their deadline (their versions are quarantined and rebuilt).
 public struct PluginWatcher: Service {
     let host: PluginHost
 
@@ -32,6 +33,12 @@ public struct PluginWatcher: Service {
                         }
                     }
                     host.store.purgeExpired()
+                }
+            }
+            group.addTask {
+                while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                    do { try await Task.sleep(for: .milliseconds(250)) } catch { break }
+                    host.checkStuckCalls()
                 }
             }
             try? await gracefulShutdown()

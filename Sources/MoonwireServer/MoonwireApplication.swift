@@ -30,13 +30,17 @@ public struct MoonwireApplication: Sendable {
     /// - Parameters:
     ///   - broker: where history and fan-out live (in memory by default).
     ///   - hooks: hooks to use instead of the Lua plugin host.
-    public init(configuration: ServerConfiguration, broker: (any Broker)? = nil, hooks: (any HubHooks)? = nil, logger: Logger? = nil) {
+    ///   - clock: time for the hub's timeouts, housekeeping and plugin timers (tests pass a `ManualClock`).
+    public init(
+        configuration: ServerConfiguration, broker: (any Broker)? = nil, hooks: (any HubHooks)? = nil, logger: Logger? = nil,
+        clock: any HubClock = SystemClock()
+    ) {
         self.init(
             configuration: configuration,
             makeBroker: { _, _ in
                 broker ?? MemoryBroker(historySize: configuration.hub.historySize, maxAge: configuration.historyMaxAge.nonZero)
             },
-            hooks: hooks, logger: logger)
+            hooks: hooks, logger: logger, clock: clock)
     }
 
     /// Builds the application with the broker `broker.url` names (opening the SQLite file, or starting to
@@ -71,7 +75,7 @@ public struct MoonwireApplication: Sendable {
 
     init(
         configuration: ServerConfiguration, makeBroker: (any MetricsFactory, Logger) -> any Broker, hooks: (any HubHooks)?,
-        logger: Logger?
+        logger: Logger?, clock: any HubClock = SystemClock()
     ) {
         var logger = logger ?? Logger(label: "moonwire")
         logger.logLevel = configuration.logLevel
@@ -82,8 +86,10 @@ public struct MoonwireApplication: Sendable {
         self.logger = logger
         let broker = makeBroker(factory, logger)
         // With Redis, `hub.store` is shared by every node too.
+        let quota = PluginStoreQuota(maxKeys: configuration.pluginStoreMaxKeys, maxBytes: configuration.pluginStoreMaxBytes)
         let store: any PluginKeyValueStore =
-            (broker as? RedisBroker).map { RedisPluginStore(client: $0.blocking, keys: $0.keys) } ?? PluginStore()
+            (broker as? RedisBroker).map { RedisPluginStore(client: $0.blocking, keys: $0.keys, quota: quota) }
+            ?? PluginStore(quota: quota, clock: clock)
         var host: PluginHost?
         if hooks == nil, !configuration.pluginsDirectory.isEmpty {
             var pluginLogger = logger
@@ -95,8 +101,11 @@ public struct MoonwireApplication: Sendable {
                     passOnPublishError: configuration.pluginPublishErrorPolicy == "pass",
                     watch: configuration.pluginWatch,
                     watchInterval: configuration.pluginWatchInterval,
-                    settings: configuration.pluginSettings),
-                store: store, metricsFactory: factory, logger: pluginLogger)
+                    settings: configuration.pluginSettings,
+                    maxTimers: configuration.pluginMaxTimers,
+                    publishQueueBytes: configuration.pluginPublishQueueBytes,
+                    maxPublishHops: configuration.pluginMaxPublishHops),
+                store: store, metricsFactory: factory, logger: pluginLogger, clock: clock)
         }
         self.plugins = host
         self.hub = Hub(
@@ -104,7 +113,8 @@ public struct MoonwireApplication: Sendable {
             broker: broker,
             hooks: hooks ?? host ?? NoHooks(),
             statistics: HubStatistics(factory: factory),
-            logger: logger)
+            logger: logger,
+            clock: clock)
         host?.attach(hub)
     }
 

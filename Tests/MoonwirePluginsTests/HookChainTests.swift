@@ -7,11 +7,11 @@ import Testing
     @Test func pluginsRunInPriorityOrderAndAVerdictStopsTheChain() async throws {
         let fixture = PluginFixture([
             "a_low.lua": """
-                return { name = "low", priority = 1,
+                return { priority = 1,
                   on_publish = function(ctx, event) event.data.trail = (event.data.trail or "") .. "low;" return event end }
                 """,
             "b_high.lua": """
-                return { name = "high", priority = 10,
+                return { priority = 10,
                   on_publish = function(ctx, event)
                     if event.data.message == "stop" then return true end
                     event.data.trail = (event.data.trail or "") .. "high;" return event

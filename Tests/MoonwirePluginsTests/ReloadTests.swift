@@ -129,7 +129,8 @@ import Testing
     @Test func malformedPluginTablesAreRefusedWithAReason() {
         let cases: [(String, String)] = [
             ("return 42", "must return the plugin table"),
-            ("return { name = 'Bad Name' }", "name 'Bad Name' must start with a lowercase letter"),
+            ("return { name = 'auth' }", "declares name 'auth', but a plugin is named by its file"),
+            ("return { name = 42 }", "'name' must be a string"),
             ("return { name = 'x', on_publsh = function() end }", "unknown hook 'on_publsh'"),
             ("return { name = 'x', on_publish = 5 }", "'on_publish' must be a function"),
             ("return { name = 'x', types = { message = {} } }", "'message' is not a name a plugin may register"),
@@ -140,6 +141,23 @@ import Testing
             let message = fixture.reload().failed.first?.message ?? ""
             #expect(message.contains(expected), "\(source) -> \(message)")
         }
+        let badFile = PluginFixture(["Bad Name.lua": "return {}"])
+        #expect(badFile.reload().failed.first?.message.contains("file (or folder) name must start with a lowercase letter") == true)
+    }
+
+    /// A file that declares another plugin's name gets neither its settings (its secrets) nor its place.
+    @Test func aPluginCannotTakeAnotherPluginsNameAndSettings() throws {
+        let fixture = PluginFixture(
+            [
+                "aaa.lua": "return { name = 'auth', config = { secret = { type = 'string' } }, on_load = function(config) hub.store.set('seen', config.secret) end }",
+                "auth.lua": "return { config = { secret = { type = 'string', secret = true } } }",
+            ], settings: ["auth": ["secret": "s3cret"]])
+        let report = fixture.reload()
+        #expect(report.loaded == ["auth"])
+        #expect(report.failed.map(\.plugin) == ["aaa"])
+        #expect(fixture.host.plugins.map(\.name) == ["auth"])
+        #expect(try fixture.host.store.get("aaa", "seen") == nil)
+        #expect(try fixture.host.store.get("auth", "seen") == nil)
     }
 
     @Test func callsWaitingOnARetiredVersionRunOnTheNewOne() async throws {

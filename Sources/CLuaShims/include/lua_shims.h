@@ -32,9 +32,17 @@ typedef struct mw_limits {
     uint64_t call_timeout_ns; // deadline length per call (0: none)
 } mw_limits;
 
-/// The function Lua calls for every Swift host function: returns the number of results, or -1 with an
-/// error value on the top of the stack (the trampoline then raises it).
+/// The function Lua calls for every Swift host function: returns the number of results, `MW_HOST_ERROR`
+/// with an error value on the top of the stack (the trampoline then raises it), or `MW_HOST_OUT_OF_MEMORY`
+/// when a result would not fit under the state's memory cap (the trampoline raises a memory error).
 typedef int (*mw_host_dispatch)(lua_State *L, int function_id, void *context);
+
+#define MW_HOST_ERROR (-1)
+#define MW_HOST_NO_DISPATCHER (-2)
+#define MW_HOST_OUT_OF_MEMORY (-3)
+
+/// Registry name of the metatable that marks tables as JSON arrays (`hub.array`).
+#define MW_ARRAY_METATABLE "moonwire.array"
 
 /// Installs the Swift dispatcher (once per process).
 void mw_set_dispatch(mw_host_dispatch dispatch);

@@ -3,7 +3,8 @@
 ///
 /// `{"t":"message","u":"ann","r":"general","d":{...},"s":1764421200.123456,"o":"conn","e":"uuid"}`:
 /// type, user, room, data, timestamp (seconds), origin connection (not echoed there) and, for an
-/// ephemeral event, its wire id, so that every node sends it with the same `event_id`.
+/// ephemeral event, its wire id, so that every node sends it with the same `event_id`; `"h"`, the plugin
+/// hop count, when it is not 0.
 public enum EventCodec {
     /// The stored form of `event`.
     public static func encode(_ event: Event) -> [UInt8] {
@@ -25,6 +26,10 @@ public enum EventCodec {
         if let origin = event.origin {
             out.append(contentsOf: #","o":"#.utf8)
             JSONWriter.writeString(origin, into: &out)
+        }
+        if event.pluginHops > 0 {
+            out.append(contentsOf: #","h":"#.utf8)
+            out.append(contentsOf: String(event.pluginHops).utf8)
         }
         if event.id == nil {
             out.append(contentsOf: #","e":"#.utf8)
@@ -50,6 +55,7 @@ public enum EventCodec {
             type: EventType(type), userID: user, roomID: object["r"]?.stringValue, data: object["d"] ?? .object([:]),
             id: id, timestamp: Timestamp(seconds: seconds))
         event.origin = object["o"]?.stringValue
+        event.pluginHops = Int(clamping: max(0, object["h"]?.intValue ?? 0))
         if id == nil, let ephemeral = object["e"]?.stringValue { event.ephemeralID = ephemeral }
         return event
     }

@@ -15,6 +15,8 @@ public final class Connection: Sendable {
     public let connectedAt: Timestamp
     /// Bound of the outbound queue, in bytes.
     public let queueLimit: Int
+    /// Time for liveness and closing (the hub's clock).
+    let clock: any HubClock
 
     let state: Mutex<ConnectionState>
     private let abortHandler = Mutex<(@Sendable () -> Void)?>(nil)
@@ -30,7 +32,7 @@ public final class Connection: Sendable {
 
     /// Records that a poll of `rooms` starts (`delta` 1) or ends (`delta` -1) now.
     func markPolled(_ rooms: [String], delta: Int) {
-        let now = MonotonicClock.nanoseconds()
+        let now = clock.now()
         polledRooms.withLock { polled in
             for room in rooms {
                 let open = max(0, (polled[room]?.open ?? 0) + delta)
@@ -48,15 +50,16 @@ public final class Connection: Sendable {
         }
     }
 
-    public init(transport: TransportKind, identity: Identity, remoteAddress: String?, queueLimit: Int) {
+    public init(transport: TransportKind, identity: Identity, remoteAddress: String?, queueLimit: Int, clock: any HubClock = SystemClock()) {
         self.id = RandomID.token(length: 16)
         self.transport = transport
         self.identity = identity
         self.remoteAddress = remoteAddress
         self.connectedAt = .now()
         self.queueLimit = queueLimit
-        self.state = Mutex(ConnectionState())
-        let now = MonotonicClock.nanoseconds()
+        self.state = Mutex(ConnectionState(clock: clock))
+        self.clock = clock
+        let now = clock.now()
         self.lastSeen = Atomic(now)
         self.lastWrite = Atomic(now)
     }
@@ -67,11 +70,11 @@ public final class Connection: Sendable {
 
     /// Records that the client sent something.
     public func markSeen() {
-        lastSeen.store(MonotonicClock.nanoseconds(), ordering: .relaxed)
+        lastSeen.store(clock.now(), ordering: .relaxed)
     }
 
     /// Nanoseconds since the client last sent something.
-    public func silence(now: UInt64 = MonotonicClock.nanoseconds()) -> UInt64 {
+    public func silence(now: UInt64) -> UInt64 {
         let seen = lastSeen.load(ordering: .relaxed)
         return now > seen ? now - seen : 0
     }
@@ -190,7 +193,7 @@ public final class Connection: Sendable {
             case .items(let items):
                 do {
                     try await transport.write(items)
-                    lastWrite.store(MonotonicClock.nanoseconds(), ordering: .relaxed)
+                    lastWrite.store(clock.now(), ordering: .relaxed)
                 } catch {
                     let reason = closeReason ?? .transportError
                     close(reason, discardQueued: true)
@@ -311,7 +314,7 @@ public final class Connection: Sendable {
             // The pump is asleep with nothing queued: nothing can be ahead of this event, write it now.
             if state.queue.isEmpty, state.waiter != nil, let sink = state.directSink, sink.acceptsDirectWrites {
                 sink.writeDirect(encoded)
-                if transport == .sse { lastWrite.store(MonotonicClock.nanoseconds(), ordering: .relaxed) }
+                if transport == .sse { lastWrite.store(clock.now(), ordering: .relaxed) }
                 return (.delivered, nil)
             }
             let result = state.enqueue(.event(encoded), limit: queueLimit)
@@ -338,6 +341,8 @@ struct ConnectionState {
         case closed(DisconnectReason)
     }
 
+    /// The connection's clock (for when closing began).
+    let clock: any HubClock
     var queue: [OutboundItem] = []
     var queuedBytes = 0
     var waiter: CheckedContinuation<Void, Never>?
@@ -368,7 +373,7 @@ struct ConnectionState {
     mutating func beginClosing(_ reason: DisconnectReason, discardQueued: Bool) -> CheckedContinuation<Void, Never>? {
         if closing == nil {
             closing = reason
-            closingSince = MonotonicClock.nanoseconds()
+            closingSince = clock.now()
             directSink = nil
         }
         if discardQueued {

@@ -13,6 +13,10 @@ public struct Event: Sendable, Hashable {
     public var timestamp: Timestamp
     /// The connection that sent the event; it is not echoed back there. Not part of the wire form.
     public var origin: String?
+    /// How many plugin publishes led to this event: 0 for an event a client or the API published, one more
+    /// than the event a plugin was handling when it called `hub.publish`. Bounds publish loops. Not part
+    /// of the wire form.
+    public var pluginHops = 0
 
     public init(
         type: EventType,

@@ -23,7 +23,7 @@ extension Hub {
     public func connect(identity: Identity, transport: TransportKind, remoteAddress: String? = nil) throws(HubError) -> Connection {
         let connection = Connection(
             transport: transport, identity: identity, remoteAddress: remoteAddress,
-            queueLimit: configuration.outboundQueueBytes)
+            queueLimit: configuration.outboundQueueBytes, clock: clock)
         let refusal = registry.withLock { registry -> HubError? in
             if lifecycle.withLock({ $0 == .shuttingDown }) {
                 return HubError(.shuttingDown, "server shutting down")

@@ -10,9 +10,21 @@ extension Hub {
         await connection.closeIsStuck(now: now, grace: Self.closeGrace.nanoseconds, limit: Self.closeLimit.nanoseconds)
     }
 
+    /// One pass of housekeeping at the clock's present time.
+    public func sweep() async {
+        await sweep(now: clock.now())
+    }
+
+    /// How often housekeeping must run for the timeouts to hold: a quarter of the shortest of them, at most
+    /// a second (a 1 s heartbeat timeout closes a silent client between 1 and 1.25 s, not 2 s).
+    public var sweepInterval: Duration {
+        let shortest = min(configuration.heartbeatTimeout, configuration.keepAliveInterval, configuration.pollSessionTimeout)
+        return max(.milliseconds(10), min(.seconds(1), shortest / 4))
+    }
+
     /// One pass of housekeeping: closes WebSocket connections silent past the heartbeat timeout, queues
     /// keep-alives on idle SSE streams, and ends long-poll sessions that stopped polling.
-    public func sweep(now: UInt64 = MonotonicClock.nanoseconds()) async {
+    public func sweep(now: UInt64) async {
         let heartbeat = configuration.heartbeatTimeout.nanoseconds
         let keepAlive = configuration.keepAliveInterval.nanoseconds
         let sessionTimeout = configuration.pollSessionTimeout.nanoseconds
@@ -79,13 +91,15 @@ extension Hub {
                 connection.close(.shutdown)
             }
         }
-        let deadline = MonotonicClock.nanoseconds() + timeout.nanoseconds
+        // Shutdown waits on real sockets, so it runs on real time whatever the hub's clock.
+        let started = MonotonicClock.nanoseconds()
+        let deadline = started + timeout.nanoseconds
         while MonotonicClock.nanoseconds() < deadline {
             let remaining = connections
             if remaining.isEmpty { break }
-            let now = MonotonicClock.nanoseconds()
-            for connection in remaining {
-                if await closeIsStuck(connection, now: now) { connection.abort() }
+            if MonotonicClock.nanoseconds() - started > Self.closeGrace.nanoseconds {
+                // Their last writes are stuck behind clients that do not read.
+                for connection in remaining { connection.abort() }
             }
             try? await Task.sleep(for: .milliseconds(20))
         }

@@ -36,7 +36,7 @@ extension Hub {
     /// Without a client id the poll is anonymous: a one-off connection that is not registered.
     public func pollSession(clientID: String?, identity: Identity, remoteAddress: String?) throws(HubError) -> Connection {
         guard let clientID, !clientID.isEmpty else {
-            return Connection(transport: .longPoll, identity: identity, remoteAddress: remoteAddress, queueLimit: 0)
+            return Connection(transport: .longPoll, identity: identity, remoteAddress: remoteAddress, queueLimit: 0, clock: clock)
         }
         let key = clientID + "\u{1}" + identity.userID
         if let existing = registry.withLock({ $0.pollSessions[key] }) {
@@ -94,7 +94,7 @@ extension Hub {
         var result = try await read(request)
         if result.messages.isEmpty, result.gaps.isEmpty, timeout > .zero, !isShuttingDown {
             statistics.pollWaiting.add(1, ordering: .relaxed)
-            await waiter.wait(timeout: timeout)
+            await waiter.wait(timeout: timeout, clock: clock)
             statistics.pollWaiting.subtract(1, ordering: .relaxed)
             result = try await read(request)
         }

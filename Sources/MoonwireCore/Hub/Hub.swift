@@ -15,6 +15,8 @@ public final class Hub: Sendable {
     public let broker: any Broker
     public let statistics: HubStatistics
     public let logger: Logger
+    /// Time for timeouts and housekeeping (a `ManualClock` in tests).
+    public let clock: any HubClock
     let parser: JSONParser
     let hooksBox: Mutex<any HubHooks>
     let registry = Mutex(HubRegistry())
@@ -30,13 +32,15 @@ public final class Hub: Sendable {
         broker: any Broker,
         hooks: any HubHooks = NoHooks(),
         statistics: HubStatistics? = nil,
-        logger: Logger = Logger(label: "moonwire")
+        logger: Logger = Logger(label: "moonwire"),
+        clock: any HubClock = SystemClock()
     ) {
         self.configuration = configuration
         self.broker = broker
         self.hooksBox = Mutex(hooks)
         self.statistics = statistics ?? HubStatistics(factory: NOOPMetricsHandler.instance)
         self.logger = logger
+        self.clock = clock
         self.parser = JSONParser(maxDepth: 32)
         let general = Room(id: RoomName.general)
         registry.withLock { $0.rooms[RoomName.general] = general }

@@ -1,15 +1,15 @@
 import ServiceLifecycle
 
-/// Runs the hub's housekeeping once a second, and shuts the hub down gracefully when the service group
+/// Runs the hub's housekeeping (`Hub.sweepInterval`, on the hub's clock), and shuts the hub down gracefully when the service group
 /// is told to stop (SIGTERM / SIGINT).
 public struct HubService: Service {
     public let hub: Hub
-    /// How often housekeeping runs.
-    public var interval: Duration
+    /// How often housekeeping runs (`nil`: `Hub.sweepInterval`).
+    public var interval: Duration?
     /// How long shutdown waits for connections to finish.
     public var shutdownTimeout: Duration
 
-    public init(hub: Hub, interval: Duration = .seconds(1), shutdownTimeout: Duration = .seconds(5)) {
+    public init(hub: Hub, interval: Duration? = nil, shutdownTimeout: Duration = .seconds(5)) {
         self.hub = hub
         self.interval = interval
         self.shutdownTimeout = shutdownTimeout
@@ -18,7 +18,7 @@ public struct HubService: Service {
     public func run() async throws {
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
-                try await Task.sleep(for: interval)
+                try await hub.clock.sleep(for: interval ?? hub.sweepInterval)
                 await hub.sweep()
             }
         }

@@ -16,8 +16,8 @@ final class PollWaiter: Sendable {
 
     var hasFired: Bool { state.withLock { $0.fired } }
 
-    /// Waits until `fire()` or until `timeout` has passed.
-    func wait(timeout: Duration) async {
+    /// Waits until `fire()` or until `timeout` has passed on `clock`.
+    func wait(timeout: Duration, clock: any HubClock) async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 await withCheckedContinuation { continuation in
@@ -30,7 +30,7 @@ final class PollWaiter: Sendable {
                 }
             }
             group.addTask {
-                try? await Task.sleep(for: timeout)
+                try? await clock.sleep(for: timeout)
                 self.fire()
             }
             await group.next()

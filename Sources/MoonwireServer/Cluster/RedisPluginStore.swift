@@ -4,14 +4,17 @@ import MoonwireRedis
 
 /// `hub.store` shared by every node through Redis (the Redis broker's blocking client, which runs on an
 /// event loop of its own): a call blocks the calling plugin hook for one round trip, at most two seconds.
-/// Expiry is Redis's own.
+/// Expiry is Redis's own. The data lives in Redis, not in the hub: a value may be at most the quota's
+/// bytes, and Redis's own `maxmemory` bounds the total (the key-count quota applies to the in-process store).
 final class RedisPluginStore: PluginKeyValueStore {
     private let client: RedisClient
     private let keys: RedisKeys
+    private let quota: PluginStoreQuota
 
-    init(client: RedisClient, keys: RedisKeys) {
+    init(client: RedisClient, keys: RedisKeys, quota: PluginStoreQuota) {
         self.client = client
         self.keys = keys
+        self.quota = quota
     }
 
     func get(_ plugin: String, _ key: String) throws -> JSONValue? {
@@ -26,7 +29,11 @@ final class RedisPluginStore: PluginKeyValueStore {
             try client.sendBlocking(["DEL", .string(name)])
             return
         }
-        var command: [RedisArgument] = ["SET", .string(name), .bytes(JSONWriter.bytes(value))]
+        let bytes = JSONWriter.bytes(value)
+        guard key.utf8.count + bytes.count <= quota.maxBytes else {
+            throw PluginStoreError.full("the value is \(bytes.count) bytes, over the store quota of \(quota.maxBytes) (plugins.store_max_bytes)")
+        }
+        var command: [RedisArgument] = ["SET", .string(name), .bytes(bytes)]
         if let ttl {
             command += ["PX", .string(String(max(1, Int64((ttl * 1000).rounded()))))]
         }

@@ -162,5 +162,10 @@ extension ConfigurationKey {
             section: "plugins", name: "watch", help: "Reload plugins when their files change (SIGHUP and the API always can).",
             kind: .boolean, apply: { $0.pluginWatch = $1.bool }, current: { $0.pluginWatch ? "true" : "false" }),
         .seconds("plugins", "watch_interval", 0.05...3600, "Seconds between two checks of the plugins directory.", \.pluginWatchInterval),
+        .int("plugins", "max_timers", 1...100_000, "Timers (hub.every, pending hub.after) one plugin may have at once.", \.pluginMaxTimers),
+        .int("plugins", "store_max_keys", 1...100_000_000, "Keys one plugin may keep in hub.store.", \.pluginStoreMaxKeys),
+        .int("plugins", "store_max_bytes", 1024...(64 << 30), "Bytes one plugin may keep in hub.store (keys plus values as JSON).", \.pluginStoreMaxBytes),
+        .int("plugins", "publish_queue_bytes", 1024...(4 << 30), "Bytes of events one plugin may have waiting to be published (hub.publish).", \.pluginPublishQueueBytes),
+        .int("plugins", "max_publish_hops", 1...1000, "Longest chain of plugin publishes (a plugin publishing while handling an event a plugin published, ...); longer chains are dropped.", \.pluginMaxPublishHops),
     ]
 }

@@ -50,6 +50,17 @@ public struct ServerConfiguration: Sendable {
     public var pluginWatch = true
     /// How often the plugins directory is checked for changes.
     public var pluginWatchInterval: Duration = .seconds(1)
+    /// Timers one plugin version may have at once.
+    public var pluginMaxTimers = 100
+    /// Keys one plugin may keep in `hub.store`.
+    public var pluginStoreMaxKeys = 10_000
+    /// Bytes one plugin may keep in `hub.store` (keys plus values as JSON).
+    public var pluginStoreMaxBytes = 8 << 20
+    /// Bytes of events one plugin may have waiting to be published.
+    public var pluginPublishQueueBytes = 4 << 20
+    /// Longest chain of plugin publishes (an event published by a plugin handling an event published by a
+    /// plugin ...); longer chains are dropped.
+    public var pluginMaxPublishHops = 8
     /// Directory served under `/examples` (the example pages), if it exists.
     public var examplesDirectory = "examples"
     /// Each plugin's settings, from the `[plugins.NAME]` tables of the configuration file.

@@ -57,7 +57,7 @@ struct WebSocketEndpoint: Sendable {
         // The auth frame, within the auth timeout: whichever of the frame and the timer comes first wins.
         let firstFrameArrived = Atomic<Bool>(false)
         let timer = Task {
-            try await Task.sleep(for: configuration.authTimeout)
+            try await hub.clock.sleep(for: configuration.authTimeout)
             if firstFrameArrived.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged {
                 if let (error, reason) = refusal {
                     await refuse(outbound, error, reason)

@@ -6,6 +6,7 @@ import NIOCore
 import NIOPosix
 import Testing
 
+import MoonwirePlugins
 @testable import MoonwireServer
 
 /// What only the Redis broker does: one order for every node, surviving Redis going away, the RESP
@@ -112,8 +113,8 @@ import Testing
             let other = try await fixture.open(sink: CollectingSink())
             let redisBroker = try #require(broker as? RedisBroker)
             let otherBroker = try #require(other as? RedisBroker)
-            let one = RedisPluginStore(client: redisBroker.blocking, keys: redisBroker.keys)
-            let two = RedisPluginStore(client: otherBroker.blocking, keys: otherBroker.keys)
+            let one = RedisPluginStore(client: redisBroker.blocking, keys: redisBroker.keys, quota: PluginStoreQuota())
+            let two = RedisPluginStore(client: otherBroker.blocking, keys: otherBroker.keys, quota: PluginStoreQuota())
             // Called from a plain thread, as a plugin hook would be (never the client's own loop).
             try await Task.detached {
                 try one.set("p", "a", ["x": 1, "s": "é"], ttl: nil)
