@@ -232,7 +232,7 @@ public struct MoonwireApplication: Sendable {
         }
         if !loopback && !configuration.allowedHosts.contains("*") {
             logger.notice(
-                "requests are answered only for the host names in server.allowed_hosts (\(configuration.allowedHosts.joined(separator: ", "))) and \(configuration.host); others get 421 host_not_allowed")
+                "requests are answered only for the host names in server.allowed_hosts (\(configuration.allowedHosts.joined(separator: ", "))) and \(["0.0.0.0", "::"].contains(configuration.host) ? "IP addresses" : configuration.host); others get 421 host_not_allowed")
         }
         try await serviceGroup(gracefulShutdownSignals: [.sigterm, .sigint], exitDeadline: true).run()
     }

@@ -81,6 +81,21 @@ import Testing
         }
     }
 
+    @Test func aHubListeningOnEveryAddressAnswersForEveryIPAddress() {
+        // No socket needed: binding every interface in a test would expose it. An IP address as Host is
+        // never a rebinding (the page's origin is that address).
+        let everywhere = HostPolicy(allowedHosts: ["chat.example.com"], listenAddress: "0.0.0.0")
+        for host in ["192.168.1.5:8080", "10.0.0.1", "[fe80::1]:8080", "chat.example.com:80", "127.0.0.1"] {
+            #expect(everywhere.allows(host: host), "\(host)")
+        }
+        for host in ["myhost.lan:8080", "127.0.0.1.nip.io", "192.168.1.5.example", "[not-an-address]", "localhost"] {
+            #expect(!everywhere.allows(host: host), "\(host)")
+        }
+        let loopback = HostPolicy(allowedHosts: ["localhost"], listenAddress: "::1")
+        #expect(loopback.allows(host: "[::1]:9000"))
+        #expect(!loopback.allows(host: "192.168.1.5"))
+    }
+
     @Test func entriesAreCheckedWhenTheConfigurationLoads() throws {
         for bad in ["http://app.example", "app.example:8080", "app.example/x", "a*b.example", "[::1"] {
             #expect(throws: ConfigurationError.self, "\(bad)") {

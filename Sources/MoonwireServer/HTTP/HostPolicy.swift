@@ -1,12 +1,24 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Which host names requests may be addressed to (their `Host` header): `server.allowed_hosts` plus the
-/// address the hub listens on. A web page on a domain that resolves to the hub's address (DNS rebinding)
-/// sends its own domain as `Host`, which is not listed, so the hub refuses it.
+/// address the hub listens on — every IP address when it listens on all of them. A web page on a domain
+/// that resolves to the hub's address (DNS rebinding) sends its own domain as `Host`, which is not listed,
+/// so the hub refuses it. (An IP address as `Host` cannot come from rebinding: the page's origin is then
+/// that address itself.)
 public struct HostPolicy: Sendable {
     /// Exact names, lowercased, without a trailing dot (`localhost`, `127.0.0.1`, `[::1]`).
     let names: Set<String>
     /// Suffixes of `*.example.com` entries (`.example.com`).
     let suffixes: [String]
     let anyHost: Bool
+    /// The hub listens on every address: any IP address is a name it answers for.
+    let anyAddress: Bool
 
     /// - Parameters:
     ///   - allowedHosts: `server.allowed_hosts` entries (validated: see `problem(with:)`).
@@ -25,7 +37,8 @@ public struct HostPolicy: Sendable {
             }
         }
         let listen = Self.normalized(listenAddress)
-        if !["", "0.0.0.0", "::", "[::]"].contains(listen) {
+        anyAddress = ["", "0.0.0.0", "::", "[::]"].contains(listen)
+        if !anyAddress {
             names.insert(listen.contains(":") && !listen.hasPrefix("[") ? "[\(listen)]" : listen)
         }
         self.names = names
@@ -39,6 +52,16 @@ public struct HostPolicy: Sendable {
         guard !anyHost, let host else { return true }
         let name = Self.normalized(Self.stripPort(host))
         return names.contains(name) || suffixes.contains { name.hasSuffix($0) && name.count > $0.count }
+            || (anyAddress && Self.isIPAddress(name))
+    }
+
+    /// Whether `name` is an IPv4 address or a bracketed IPv6 address.
+    static func isIPAddress(_ name: String) -> Bool {
+        var buffer = [UInt8](repeating: 0, count: 16)
+        if name.hasPrefix("["), name.hasSuffix("]") {
+            return inet_pton(AF_INET6, String(name.dropFirst().dropLast()), &buffer) == 1
+        }
+        return inet_pton(AF_INET, name, &buffer) == 1
     }
 
     /// What is wrong with an `allowed_hosts` entry, or `nil` if it is a host name, an IP address (IPv6 in

@@ -16,20 +16,7 @@ final class RawHTTPConnection {
 
     /// Connects to `127.0.0.1:port`.
     init(port: Int) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw ProbeError.unexpected("socket() failed: \(errno)") }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else {
-            let error = errno
-            close(fd)
-            throw ProbeError.unexpected("connect() failed: \(error)")
-        }
+        fd = try connectToLoopback(port: port)
     }
 
     deinit { close(fd) }
@@ -146,4 +133,26 @@ struct RawHTTPResponse {
         let body = Array(bytes[end.upperBound..<(end.upperBound + length)])
         return (RawHTTPResponse(status: status, headers: headers, body: body), end.upperBound + length)
     }
+}
+
+/// A TCP socket connected to `127.0.0.1:port`; `receiveBuffer` sets its receive buffer first.
+func connectToLoopback(port: Int, receiveBuffer: Int32? = nil) throws -> Int32 {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw ProbeError.unexpected("socket() failed: \(errno)") }
+    if var size = receiveBuffer {
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+    }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard connected == 0 else {
+        let error = errno
+        close(fd)
+        throw ProbeError.unexpected("connect() failed: \(error)")
+    }
+    return fd
 }

@@ -19,19 +19,8 @@ final class RawWebSocket {
     static func open(port: Int, authFrame: String?, receiveBuffer: Int32 = 4096, headers: [(String, String)] = []) async throws
         -> RawWebSocket
     {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw ProbeError.unexpected("socket() failed") }
+        let fd = try connectToLoopback(port: port, receiveBuffer: receiveBuffer)
         let client = RawWebSocket(fd: fd)
-        var size = receiveBuffer
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { throw ProbeError.unexpected("connect() failed") }
         let extra = headers.map { "\($0.0): \($0.1)\r\n" }.joined()
         try client.sendAll(Array(
             "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\(extra)\r\n"
