@@ -53,7 +53,8 @@ final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private var responding = false
     /// Request parts read since the last read completed.
     private var partsInRead = 0
-    private var started = false
+    /// The connection is active and its first timer set (or its refusal sent).
+    private var running = false
     private var timer: Scheduled<Void>?
     private var timerDeadline: NIODeadline?
     private var maskCheck: WebSocketMaskCheck?
@@ -99,8 +100,8 @@ final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func start(_ context: ChannelHandlerContext) {
-        guard !started else { return }
-        started = true
+        guard !running else { return }
+        running = true
         inbound = .head(since: .now(), idle: false, started: false)
         if let refusal {
             answer(refusal, context: context)
@@ -133,7 +134,9 @@ final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         case .body:
             break
         case .end:
-            inbound = .head(since: .now(), idle: false, started: false)
+            // Idle already if the response went out before the body had all arrived.
+            inbound = .head(since: .now(), idle: openRequests == 0, started: false)
+            arm(context)
         }
         context.fireChannelRead(data)
     }

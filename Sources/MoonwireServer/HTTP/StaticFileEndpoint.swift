@@ -107,7 +107,12 @@ struct StaticFileEndpoint: Sendable {
         }
         try? handle.close()
         guard data.count <= maxFileBytes else { return .tooLarge(data.count) }
-        return .file(contents: ByteBuffer(bytes: data), realPath: real, modified: Int(info.st_mtim.tv_sec), size: data.count)
+        #if canImport(Darwin)
+        let modified = Int(info.st_mtimespec.tv_sec)
+        #else
+        let modified = Int(info.st_mtim.tv_sec)
+        #endif
+        return .file(contents: ByteBuffer(bytes: data), realPath: real, modified: modified, size: data.count)
     }
 
     /// The absolute path with every symlink resolved, `nil` if nothing is there.
