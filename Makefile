@@ -28,7 +28,7 @@ test: test-deps
 
 # Two rounds: the suites that start their own processes (hub nodes, redis-server, load generator)
 # run after the rest, so that timing-sensitive tests do not compete with them for the two cores.
-PROCESS_SUITES = ClusterTests|RedisBrokerTests|BrokerConformanceTests|DurableHistoryTests|BenchSmokeTests|HTTPTimeoutTests
+PROCESS_SUITES = ClusterTests|RedisBrokerTests|BrokerConformanceTests|DurableHistoryTests|BenchSmokeTests|HostilePluginTests|HTTPTimeoutTests
 
 test-swift:
 	$(SWIFT) test --skip-build --skip '$(PROCESS_SUITES)'

@@ -107,6 +107,13 @@ void mw_hook(lua_State *L, lua_Debug *ar) {
     mw_raise_kill(L);
 }
 
+void mw_interrupt(lua_State *L) {
+    mw_limits *limits = mw_limits_of(L);
+    limits->stop_reason = MW_STOP_DEADLINE;
+    limits->killed = 1;
+    lua_sethook(L, mw_hook, LUA_MASKCOUNT, 1);
+}
+
 int mw_raise_kill(lua_State *L) {
     mw_limits *limits = mw_limits_of(L);
     // From now on this thread (and the main one, if this is a coroutine) stops at every instruction, so a
@@ -340,6 +347,9 @@ static int mw_trampoline(lua_State *L) {
     default:
         break;
     }
+    // Host work counts against the call too: one step for the call, and the deadline is checked now (a
+    // script calling a slow host function in a loop runs few instructions between two hook checks).
+    if (saved > 0) mw_charge(L, 1);
     if (limits->limit > 0 && saved > 0 && limits->used > limits->limit) {
         // What the host made for the script took the state past its cap: if a collection cannot make
         // room for one more byte, the call gets a memory error instead of the results.

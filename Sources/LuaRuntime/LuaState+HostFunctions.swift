@@ -70,6 +70,14 @@ public struct LuaCall {
         return value
     }
 
+    /// Argument `index` as a JSON number: an integer stays one, a float must be finite.
+    public func numberValue(_ index: Int) throws(LuaCallError) -> JSONValue {
+        guard lua_type(state.L, Int32(index)) == LUA_TNUMBER else { throw error(index, "a number") }
+        var ok: Int32 = 0
+        if mw_isinteger(state.L, Int32(index)) != 0 { return .int(mw_tointeger(state.L, Int32(index), &ok)) }
+        return .double(try number(index))
+    }
+
     /// Argument `index` as an integer (a float with an exact integer value is accepted).
     public func integer(_ index: Int) throws(LuaCallError) -> Int64 {
         guard lua_type(state.L, Int32(index)) == LUA_TNUMBER else { throw error(index, "an integer") }

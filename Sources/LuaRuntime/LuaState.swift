@@ -62,6 +62,12 @@ public final class LuaState {
     /// The memory cap in bytes (0: none).
     public var memoryLimit: Int { Int(limits.pointee.limit) }
 
+    /// Stops the running call at its next Lua instruction (it fails with the time limit). Safe to call from
+    /// any thread while another runs the state; a call inside a long C function stops once that returns.
+    public func interrupt() {
+        mw_interrupt(L)
+    }
+
     /// Bytes the state holds now.
     public var memoryUsed: Int { Int(limits.pointee.used) }
 

@@ -141,7 +141,7 @@ enum HubModule {
             }),
             ("store.incr", { call throws(LuaCallError) in
                 let key = try call.string(1)
-                let by = call.isNil(2) ? 1 : try call.number(2)
+                let by: JSONValue = call.isNil(2) ? .int(1) : try call.numberValue(2)
                 let ttl = call.isNil(3) ? nil : try call.number(3, in: maxTTL)
                 return [.json(try attempt("store.incr", { try store.increment(context.name, key, by: by, ttl: ttl) }))]
             }),

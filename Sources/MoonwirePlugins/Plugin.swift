@@ -26,6 +26,8 @@ public final class Plugin: Sendable {
     /// How long a call waits for the VM, and how long a call may hold it before it counts as stuck.
     let timing: PluginTiming
     private let gate: PluginVMGate
+    /// The version's Lua state, reached outside the gate only to interrupt a stuck call.
+    private nonisolated(unsafe) let state: LuaState
     private let retiredFlag = Atomic<Bool>(false)
     private let quarantinedFlag = Atomic<Bool>(false)
 
@@ -47,6 +49,7 @@ public final class Plugin: Sendable {
         self.context = context
         self.timing = timing
         self.gate = PluginVMGate(vm)
+        self.state = vm.state
     }
 
     /// The settings schema as JSON (type, default, required, description per key).
@@ -182,11 +185,13 @@ public final class Plugin: Sendable {
         retiredFlag.store(true, ordering: .releasing)
     }
 
-    /// Quarantines this version if a call has held its VM past `timing.stuckAfter`; true when this call
-    /// did (it was not quarantined before).
+    /// Quarantines this version if a call has held its VM past `timing.stuckAfter`, and interrupts that call
+    /// (Lua code stops at once; a C function when it returns); true when this call quarantined it.
     func quarantineIfStuck(now: UInt64 = MonotonicClock.nanoseconds()) -> Bool {
         guard let busy = gate.busyFor(now: now), busy > timing.stuckAfter.nanoseconds else { return false }
-        return quarantinedFlag.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
+        guard quarantinedFlag.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return false }
+        state.interrupt()
+        return true
     }
 
     /// How long the call holding the VM has run, if one does.

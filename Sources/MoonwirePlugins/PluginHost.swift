@@ -117,6 +117,9 @@ public final class PluginHost: HubHooks {
     /// The last load error of each plugin (by name, or by file for a plugin that never loaded).
     public var lastFailures: [String: PluginFailure] { failures.withLock { $0 } }
 
+    /// Timers running for plugin `name` (every version).
+    public func timerCount(of name: String) -> Int { timers.count(of: name) }
+
     /// How many reloads have run.
     public var reloads: Int { reloadCount.load(ordering: .relaxed) }
 

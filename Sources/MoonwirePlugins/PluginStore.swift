@@ -12,8 +12,9 @@ public protocol PluginKeyValueStore: Sendable {
     /// Sets a value (`nil` or JSON null deletes the key); `ttl` in seconds makes it expire. Throws
     /// `PluginStoreError.full` when the plugin's namespace would pass its quota.
     func set(_ plugin: String, _ key: String, _ value: JSONValue?, ttl: Double?) throws
-    /// Adds `delta` to a number (absent counts as 0) and returns the new value; `ttl` applies when the key is new.
-    func increment(_ plugin: String, _ key: String, by delta: Double, ttl: Double?) throws -> JSONValue
+    /// Adds `delta` (an integer or a finite float) to a number (absent counts as 0) and returns the new value;
+    /// `ttl` applies when the key is new. Integers stay integers; a sum out of the 64-bit range is refused.
+    func increment(_ plugin: String, _ key: String, by delta: JSONValue, ttl: Double?) throws -> JSONValue
     /// The plugin's live keys, sorted.
     func keys(_ plugin: String) throws -> [String]
     /// Drops expired entries, where the store has to do it itself.
@@ -25,7 +26,7 @@ extension PluginKeyValueStore {
         try set(plugin, key, value, ttl: nil)
     }
 
-    public func increment(_ plugin: String, _ key: String, by delta: Double) throws -> JSONValue {
+    public func increment(_ plugin: String, _ key: String, by delta: JSONValue) throws -> JSONValue {
         try increment(plugin, key, by: delta, ttl: nil)
     }
 }
@@ -114,7 +115,7 @@ public final class PluginStore: PluginKeyValueStore {
     }
 
     /// Adds `delta` to a number (absent counts as 0) and returns the new value; `ttl` applies when the key is new.
-    public func increment(_ plugin: String, _ key: String, by delta: Double, ttl: Double? = nil) throws(PluginStoreError) -> JSONValue {
+    public func increment(_ plugin: String, _ key: String, by delta: JSONValue, ttl: Double? = nil) throws(PluginStoreError) -> JSONValue {
         let now = clock.now()
         return try namespaces.withLock { namespaces throws(PluginStoreError) -> JSONValue in
             var namespace = namespaces[plugin] ?? Namespace()
@@ -129,20 +130,20 @@ public final class PluginStore: PluginKeyValueStore {
         }
     }
 
-    /// `current + delta`, kept an integer when both are whole and the sum fits, refused when it has no
-    /// finite value.
-    private static func sum(_ current: JSONValue?, _ delta: Double) throws(PluginStoreError) -> JSONValue {
-        guard delta.isFinite else { throw .outOfRange("hub.store.incr: the increment must be a finite number") }
-        let whole: Bool = delta.rounded() == delta && abs(delta) < 9.2e18
-        switch current {
-        case .int(let value)? where whole:
-            let (result, overflow) = value.addingReportingOverflow(Int64(delta))
-            if overflow { throw .outOfRange("hub.store.incr: \(value) + \(Int64(delta)) overflows a 64-bit integer") }
+    /// `current + delta`: an integer while both are integers (a float delta with a whole value in range
+    /// counts as one) and the sum fits in 64 bits, else a float; refused when it overflows or is not finite.
+    static func sum(_ current: JSONValue?, _ delta: JSONValue) throws(PluginStoreError) -> JSONValue {
+        guard let step = delta.doubleValue, step.isFinite else { throw .outOfRange("hub.store.incr: the increment must be a finite number") }
+        let wholeStep: Int64? = delta.intValue ?? (step.rounded() == step && abs(step) < 9.2e18 ? Int64(step) : nil)
+        switch (current, wholeStep) {
+        case (.int(let value)?, let whole?):
+            let (result, overflow) = value.addingReportingOverflow(whole)
+            if overflow { throw .outOfRange("hub.store.incr: \(value) + \(whole) is out of the 64-bit integer range") }
             return .int(result)
-        case nil where whole:
-            return .int(Int64(delta))
+        case (nil, let whole?):
+            return .int(whole)
         default:
-            let result = (current?.doubleValue ?? 0) + delta
+            let result: Double = (current?.doubleValue ?? 0) + step
             guard result.isFinite else { throw .outOfRange("hub.store.incr: the result is not a finite number") }
             return .double(result)
         }

@@ -84,9 +84,9 @@ import Testing
         let bob = try await fixture.connect("bob")
         _ = await fixture.send(alice, .message, data: ["message": "ping"])
         var events: [Event] = []
-        for _ in 0..<200 where events.count < 2 {
+        try await fixture.eventually("the plugin's reply") {
             events += fixture.drain(bob)
-            try await Task.sleep(for: .milliseconds(5))
+            return events.count >= 2
         }
         #expect(events.map { $0.data["message"] } == ["ping", "pong"])
         #expect(events[0].data["seen"] == true)
@@ -112,7 +112,7 @@ import Testing
         #expect(fixture.drain(bob).map { $0.data["text"] } == ["for bob"])
         #expect(fixture.drain(alice).isEmpty)
         _ = await fixture.send(alice, .message, data: ["message": "kick"])
-        for _ in 0..<200 where bob.closeReason == nil { try await Task.sleep(for: .milliseconds(5)) }
+        try await fixture.eventually("bob to be kicked") { bob.closeReason != nil }
         #expect(bob.closeReason?.code == "kicked")
         #expect(bob.closeReason?.message == "bye")
     }

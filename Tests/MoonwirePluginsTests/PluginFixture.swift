@@ -9,13 +9,20 @@ final class PluginFixture: Sendable {
     let host: PluginHost
     let hub: Hub
 
-    init(_ files: [String: String], settings: [String: JSONObject] = [:], limits: LuaLimits = LuaLimits(), passOnPublishError: Bool = false) {
+    /// - Parameters:
+    ///   - clock: the clock of the hub, the plugin timers and the store (a `ManualClock` makes timers fire
+    ///     only when the test advances it).
+    ///   - configure: changes to the plugin options.
+    init(
+        _ files: [String: String], settings: [String: JSONObject] = [:], limits: LuaLimits = LuaLimits(), passOnPublishError: Bool = false,
+        clock: any HubClock = SystemClock(), configure: (inout PluginOptions) -> Void = { _ in }
+    ) {
         directory = NSTemporaryDirectory() + "moonwire-plugins-" + RandomID.token(length: 10)
         try! FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        host = PluginHost(
-            options: PluginOptions(
-                directory: directory, limits: limits, passOnPublishError: passOnPublishError, watch: false, settings: settings))
-        hub = Hub(configuration: HubConfiguration(), broker: MemoryBroker(historySize: 100), hooks: host)
+        var options = PluginOptions(directory: directory, limits: limits, passOnPublishError: passOnPublishError, watch: false, settings: settings)
+        configure(&options)
+        host = PluginHost(options: options, store: PluginStore(clock: clock), clock: clock)
+        hub = Hub(configuration: HubConfiguration(), broker: MemoryBroker(historySize: 100), hooks: host, clock: clock)
         host.attach(hub)
         for (name, source) in files { write(name, source) }
     }
@@ -34,6 +41,33 @@ final class PluginFixture: Sendable {
 
     @discardableResult
     func reload() -> ReloadReport { host.reload(trigger: "test") }
+
+    /// Waits until `condition` holds (checked every 5 ms), or fails after `timeout` (generous: the machine may be busy).
+    func eventually(_ what: String, timeout: Duration = .seconds(10), _ condition: () throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while try !condition() {
+            guard ContinuousClock.now < deadline else { throw FixtureTimeout(what: what) }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
+    /// Advances `clock` by `step` until `condition` holds (timers fire as the clock passes them), or fails
+    /// after `timeout` of real time.
+    func advance(_ clock: ManualClock, by step: Duration, until what: String, timeout: Duration = .seconds(10), _ condition: () throws -> Bool)
+        async throws
+    {
+        let deadline = ContinuousClock.now + timeout
+        while try !condition() {
+            guard ContinuousClock.now < deadline else { throw FixtureTimeout(what: what) }
+            clock.advance(by: step)
+            try await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
+    /// A store value as an integer (0 when missing).
+    func stored(_ plugin: String, _ key: String) throws -> Int64 {
+        try host.store.get(plugin, key)?.intValue ?? 0
+    }
 
     /// A connection of `user` with `roles`, joined to `rooms`.
     func connect(_ user: String, roles: [String] = [], rooms: [String] = ["general"]) async throws -> Connection {
@@ -64,6 +98,11 @@ final class PluginFixture: Sendable {
             return HubError(.internalError, "\(error)")
         }
     }
+}
+
+struct FixtureTimeout: Error, CustomStringConvertible {
+    let what: String
+    var description: String { "timed out waiting for \(what)" }
 }
 
 struct QueueReader {

@@ -61,42 +61,47 @@ import Testing
     }
 
     @Test func aDeletedPluginUnloadsWithItsTypesAndTimers() async throws {
-        let fixture = PluginFixture([
-            "ticker.lua": """
-                return { name = "ticker",
-                  on_load = function() hub.every(0.05, function() hub.store.incr("ticks") end) end,
-                  types = { ping = { stored = false } } }
-                """
-        ])
+        let clock = ManualClock()
+        let fixture = PluginFixture(
+            [
+                "ticker.lua": """
+                    return {
+                      on_load = function() hub.every(0.05, function() hub.store.incr("ticks") end) end,
+                      types = { ping = { stored = false } } }
+                    """
+            ], clock: clock)
         fixture.reload()
         let alice = try await fixture.connect("alice")
         #expect(await fixture.send(alice, "ping", data: [:]) == nil)
-        try await Task.sleep(for: .milliseconds(300))
-        #expect((try fixture.host.store.get("ticker", "ticks")?.intValue ?? 0) > 0)
+        try await fixture.advance(clock, by: .milliseconds(50), until: "the timer to tick") { try fixture.stored("ticker", "ticks") >= 2 }
         fixture.remove("ticker.lua")
         #expect(fixture.reload().unloaded == ["ticker"])
         #expect(fixture.host.timers.count(of: "ticker") == 0)
-        let ticks = try fixture.host.store.get("ticker", "ticks")
-        try await Task.sleep(for: .milliseconds(200))
-        #expect(try fixture.host.store.get("ticker", "ticks") == ticks)
+        // Unloaded (a call in progress finished first, under the plugin's lock): nothing ticks any more.
+        let ticks = try fixture.stored("ticker", "ticks")
+        for _ in 0..<10 {
+            clock.advance(by: .milliseconds(50))
+            await Task.yield()
+        }
+        #expect(try fixture.stored("ticker", "ticks") == ticks)
         #expect(await fixture.send(alice, "ping", data: [:])?.code == .unknownEventType)
     }
 
     @Test func namedTimersKeepTheirBeatAcrossAReload() async throws {
+        let clock = ManualClock()
         let source = """
-            return { name = "beat", version = "V",
+            return { version = "V",
               on_load = function() hub.every(0.1, function() hub.store.incr("V") end, "beat") end }
             """
-        let fixture = PluginFixture(["beat.lua": source.replacingOccurrences(of: "V", with: "one")])
+        let fixture = PluginFixture(["beat.lua": source.replacingOccurrences(of: "V", with: "one")], clock: clock)
         fixture.reload()
-        try await Task.sleep(for: .milliseconds(350))
+        try await fixture.advance(clock, by: .milliseconds(100), until: "version one to beat") { try fixture.stored("beat", "one") >= 3 }
         fixture.write("beat.lua", source.replacingOccurrences(of: "V", with: "two"))
         fixture.reload()
         #expect(fixture.host.timers.count(of: "beat") == 1)
-        let before = try fixture.host.store.get("beat", "one")?.intValue ?? 0
-        try await Task.sleep(for: .milliseconds(350))
-        #expect(try fixture.host.store.get("beat", "one")?.intValue == before)
-        #expect((try fixture.host.store.get("beat", "two")?.intValue ?? 0) >= 2)
+        let before = try fixture.stored("beat", "one")
+        try await fixture.advance(clock, by: .milliseconds(100), until: "version two to beat") { try fixture.stored("beat", "two") >= 2 }
+        #expect(try fixture.stored("beat", "one") == before)
     }
 
     @Test func theStoreSurvivesReloads() async throws {

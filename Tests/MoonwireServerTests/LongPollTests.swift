@@ -33,12 +33,11 @@ import Testing
     }
 
     @Test func firstPollWithoutACursorReturnsTheRetainedHistory() async throws {
-        try await withLiveHub { live in
+        // On a manual clock that never moves, a poll that waited for its timeout would never answer.
+        try await withLiveHub(clock: ManualClock()) { live in
             var ids: [String] = []
             for i in 1...4 { ids.append(try await live.publish("general", ["message": .string("m\(i)")])) }
-            let started = ContinuousClock.now
-            let body = try await pollBody(live, "client_id=fresh&timeout=10")
-            #expect(ContinuousClock.now - started < .seconds(3), "a poll with messages waiting answers at once")
+            let body = try await answered("a poll with messages waiting") { try await pollBody(live, "client_id=fresh&timeout=10") }
             #expect(contents(body) == ["m1", "m2", "m3", "m4"])
             #expect(body["messages"]?.arrayValue?.compactMap { $0["message_id"]?.stringValue } == ids)
             #expect(body["last_message_id"]?.stringValue == ids.last)
@@ -47,30 +46,31 @@ import Testing
     }
 
     @Test func pollWithACursorWaitsAndAnswersAsSoonAsSomethingIsPublished() async throws {
-        try await withLiveHub { live in
+        // The clock never reaches the poll's timeout: only the publish can answer it.
+        try await withLiveHub(clock: ManualClock()) { live in
             try await live.publish("general", ["message": "old"])
             let cursor = try #require(try await pollBody(live, "client_id=w&timeout=0")["last_message_id"]?.stringValue)
-            let started = ContinuousClock.now
-            async let answer = pollBody(live, "client_id=w&last_message_id=\(cursor)&timeout=20")
+            async let answer = answered("the waiting poll") { try await pollBody(live, "client_id=w&last_message_id=\(cursor)&timeout=20") }
             try await live.eventually("the poll to wait") { live.hub.statistics.snapshot().pollWaiting == 1 }
             let id = try await live.publish("general", ["message": "wake up"])
             let body = try await answer
-            let elapsed = ContinuousClock.now - started
-            #expect(elapsed < .seconds(5), "answered after \(elapsed), long before the 20 s timeout")
             #expect(contents(body) == ["wake up"])
             #expect(body["last_message_id"]?.stringValue == id)
         }
     }
 
     @Test func timeoutWithNothingNewReturnsNoMessagesAndTheCursor() async throws {
-        try await withLiveHub { live in
+        let clock = ManualClock()
+        try await withLiveHub(clock: clock) { live in
             let cursor = try #require(try await pollBody(live, "client_id=t&timeout=0")["last_message_id"]?.stringValue)
             #expect(EventID(cursor) != nil)
-            let started = ContinuousClock.now
-            let body = try await pollBody(live, "client_id=t&last_message_id=\(cursor)&timeout=1")
-            let elapsed = ContinuousClock.now - started
-            #expect(elapsed >= .milliseconds(900), "returned after \(elapsed)")
-            #expect(elapsed < .seconds(4), "returned after \(elapsed)")
+            async let answer = answered("the poll's timeout") { try await pollBody(live, "client_id=t&last_message_id=\(cursor)&timeout=1") }
+            try await live.eventually("the poll to wait") { live.hub.statistics.snapshot().pollWaiting == 1 }
+            clock.advance(by: .milliseconds(900))
+            await Task.yield()
+            #expect(live.hub.statistics.snapshot().pollWaiting == 1, "still waiting before its timeout")
+            clock.advance(by: .milliseconds(200))
+            let body = try await answer
             #expect(body["messages"]?.arrayValue?.isEmpty == true)
             #expect(body["last_message_id"]?.stringValue == cursor)
             #expect(body["has_more"] == false)
@@ -78,27 +78,29 @@ import Testing
     }
 
     @Test func timeoutIsClampedToTheMaximum() async throws {
-        try await withLiveHub({ $0.hub.pollMaxTimeout = .seconds(1) }) { live in
+        let clock = ManualClock()
+        try await withLiveHub({ $0.hub.pollMaxTimeout = .seconds(1) }, clock: clock) { live in
             let cursor = try #require(try await pollBody(live, "client_id=clamp&timeout=0")["last_message_id"]?.stringValue)
-            let started = ContinuousClock.now
-            let body = try await pollBody(live, "client_id=clamp&last_message_id=\(cursor)&timeout=30")
-            let elapsed = ContinuousClock.now - started
-            #expect(elapsed < .seconds(3), "asked for 30 s with a 1 s maximum; returned after \(elapsed)")
+            async let answer = answered("a poll asking for 30 s with a 1 s maximum") {
+                try await pollBody(live, "client_id=clamp&last_message_id=\(cursor)&timeout=30")
+            }
+            try await live.eventually("the poll to wait") { live.hub.statistics.snapshot().pollWaiting == 1 }
+            clock.advance(by: .seconds(1))  // the maximum, not the 30 s asked for, answers it
+            let body = try await answer
             #expect(body["messages"]?.arrayValue?.isEmpty == true)
             #expect(body["last_message_id"]?.stringValue == cursor)
         }
     }
 
     @Test func twoConcurrentPollsWithOneClientIDAreBothAnswered() async throws {
-        try await withLiveHub { live in
+        // The clock never reaches the polls' timeout: only the publish can answer them.
+        try await withLiveHub(clock: ManualClock()) { live in
             let cursor = try #require(try await pollBody(live, "client_id=twin&timeout=0")["last_message_id"]?.stringValue)
-            let started = ContinuousClock.now
-            async let first = pollBody(live, "client_id=twin&last_message_id=\(cursor)&timeout=20")
-            async let second = pollBody(live, "client_id=twin&last_message_id=\(cursor)&timeout=20")
+            async let first = answered("the first poll") { try await pollBody(live, "client_id=twin&last_message_id=\(cursor)&timeout=20") }
+            async let second = answered("the second poll") { try await pollBody(live, "client_id=twin&last_message_id=\(cursor)&timeout=20") }
             try await live.eventually("both polls to wait") { live.hub.statistics.snapshot().pollWaiting == 2 }
             let id = try await live.publish("general", ["message": "for both"])
             let (a, b) = try await (first, second)
-            #expect(ContinuousClock.now - started < .seconds(5))
             #expect(contents(a) == ["for both"])
             #expect(contents(b) == ["for both"])
             #expect(a["last_message_id"]?.stringValue == id)
@@ -233,7 +235,8 @@ import Testing
     }
 
     @Test func pollingClientIsPresentUntilItsSessionTimesOut() async throws {
-        try await withLiveHub({ $0.hub.pollSessionTimeout = .seconds(1) }) { live in
+        let clock = ManualClock()
+        try await withLiveHub({ $0.hub.pollSessionTimeout = .seconds(1) }, clock: clock) { live in
             let watcher = try await live.connect("watcher")
             _ = try await pollBody(live, "client_id=tab1&user_id=carol&timeout=0")
             let joined = try await watcher.next(type: "user_joined") { $0["user_id"]?.stringValue == "carol" }
@@ -246,18 +249,43 @@ import Testing
             #expect(carol["transports"] == ["longpoll"])
 
             // A poll in progress keeps the session alive even when it lasts longer than the session timeout.
-            _ = try await pollBody(live, "client_id=tab1&user_id=carol&timeout=2.5")
-            #expect(try await watcher.collect(type: "user_left", for: .milliseconds(10)).isEmpty)
-            let lastPoll = ContinuousClock.now
+            async let long = answered("the 2.5 s poll") { try await pollBody(live, "client_id=tab1&user_id=carol&timeout=2.5") }
+            try await live.eventually("the poll to wait") { live.hub.statistics.snapshot().pollWaiting == 1 }
+            clock.advance(by: .seconds(2))
+            await live.hub.sweep()
+            #expect(live.hub.isPresent("carol", in: "general"), "present while polling, 2 s after the session timeout")
+            clock.advance(by: .seconds(1))  // the poll's own timeout
+            _ = try await long
 
-            // Then the client stops polling.
-            let left = try await watcher.next(type: "user_left", timeout: .seconds(6)) { $0["user_id"]?.stringValue == "carol" }
-            #expect(ContinuousClock.now - lastPoll >= .milliseconds(500), "announced only once the session timed out")
+            // Then the client stops polling: present until the session times out, gone after.
+            clock.advance(by: .milliseconds(500))
+            await live.hub.sweep()
+            #expect(live.hub.isPresent("carol", in: "general"), "half a session timeout after the last poll")
+            clock.advance(by: .seconds(1))
+            await live.hub.sweep()
+            let left = try await watcher.next(type: "user_left") { $0["user_id"]?.stringValue == "carol" }
             #expect(left["room_id"]?.stringValue == "general")
             let after = try await live.http.request("GET", "/api/rooms/general/presence")
             #expect(after.body?["users"]?.arrayValue?.contains { $0["user_id"]?.stringValue == "carol" } == false)
             await watcher.close()
         }
+    }
+}
+
+/// Waits for `operation`, failing after `deadline` of real time: a poll that is never answered fails the
+/// test instead of hanging it.
+func answered<T: Sendable>(
+    within deadline: Duration = .seconds(15), _ what: String, _ operation: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask { try await operation() }
+        group.addTask {
+            try await Task.sleep(for: deadline)
+            return nil
+        }
+        defer { group.cancelAll() }
+        guard let first = try await group.next(), let value = first else { throw ProbeError.timeout(what) }
+        return value
     }
 }
 

@@ -704,16 +704,19 @@ import Testing
     /// application is released they reach the destroyed `PluginHost` through `PluginContext`'s unowned
     /// reference and abort the process (the harness unloads every plugin after each test to stay alive).
     @Test func pluginTimersStopWhenTheHubShutsDown() async throws {
-        try await withLiveHub(plugins: .shipped(["dashboard"], settings: ["dashboard": ["interval": 0.1]])) { live in
+        let clock = ManualClock()
+        try await withLiveHub(plugins: .shipped(["dashboard"], settings: ["dashboard": ["interval": 0.1]]), clock: clock) { live in
             let dashboard = try #require(live.pluginHost?.plugins.first { $0.name == "dashboard" })
             @Sendable func timerCalls() -> Int { dashboard.statistics.snapshot[.timer]?.calls ?? 0 }
-            try await live.eventually("the timer to fire") { timerCalls() >= 2 }
+            try await live.advance(clock, by: .milliseconds(100), until: "the timer to fire") { timerCalls() >= 2 }
             await live.serviceGroup.triggerGracefulShutdown()
             try await live.eventually("the hub to shut down") { live.hub.isShuttingDown && live.hub.connections.isEmpty }
-            // Time for the rest of the shutdown sequence (the watcher, the HTTP server) to run.
-            try await Task.sleep(for: .seconds(1))
+            try await live.eventually("the plugin timers to stop") { live.pluginHost?.timerCount(of: "dashboard") == 0 }
             let before = timerCalls()
-            try await Task.sleep(for: .milliseconds(600))
+            for _ in 0..<20 {
+                clock.advance(by: .milliseconds(100))  // beats that would have fired
+                await Task.yield()
+            }
             let after = timerCalls()
             #expect(after == before, "the dashboard timer still fires after shutdown: \(before) → \(after) calls")
         }

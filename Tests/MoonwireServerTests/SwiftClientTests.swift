@@ -270,15 +270,15 @@ import Testing
 
             try await hub.stop()
             _ = try await inbox.next("the connection lost") { if case .status(.reconnecting) = $0 { true } else { false } }
-            try await hub.start()
-            // Published on the new hub while the client is away (it waits at least a second before retrying).
-            let missed = [
-                try await hub.publish("general", ["message": "missed 1"]),
-                try await hub.publish("news", ["message": "missed 2"]),
-                try await hub.publish("general", ["message": "missed 3"]),
-            ]
-            let users = try await hub.request("GET", "/api/rooms/general/presence")
-            #expect(users.status == 404 || users.body?["count"] == 0, "the client should still be away")
+            // Published on the new hub before it listens: the client cannot be back yet, it must resume.
+            var missed: [String] = []
+            try await hub.start { newHub in
+                for (room, text) in [("general", "missed 1"), ("news", "missed 2"), ("general", "missed 3")] {
+                    let event = Event(type: .message, userID: "api", roomID: room, data: ["message": .string(text)])
+                    let stored = try await newHub.publish(event, from: PublisherInfo(connection: nil, transport: .http, userID: "api"), requireKnownType: false)
+                    missed.append(stored.wireID)
+                }
+            }
 
             _ = try await inbox.next(timeout: .seconds(15), "the connection back") { $0.status == .open(transport) }
             // In order within each room (a resume replays room after room).
@@ -328,13 +328,20 @@ import Testing
     }
 
     @Test func webSocketHeartbeatKeepsUpWithTheHubsTimeout() async throws {
-        // The hub closes WebSockets silent for `heartbeat.timeout` (here 2 s); the client beats more often
-        // than that even though its option says 25 s.
-        try await withLiveHub({ $0.hub.heartbeatTimeout = .seconds(2) }) { live in
+        // The hub closes WebSockets silent for `heartbeat.timeout` (here 3 s); the client beats more often
+        // than that even though its option says 25 s. The hub's clock is moved by the test: each time by less
+        // than the timeout, then the test waits for the client's next beat.
+        let clock = ManualClock()
+        try await withLiveHub({ $0.hub.heartbeatTimeout = .seconds(3) }, clock: clock) { live in
             let client = MoonwireClient(options(live.baseURL, "steady", ["general"], .webSocket))
             let inbox = Inbox(client.events)
             try await client.connect()
-            try await Task.sleep(for: .milliseconds(5000))
+            let connection = try #require(live.hub.connections(ofUser: "steady").first)
+            for _ in 0..<3 {
+                clock.advance(by: .seconds(2))
+                try await live.eventually("the client's next heartbeat", timeout: .seconds(15)) { connection.silence(now: clock.now()) == 0 }
+                await live.hub.sweep()
+            }
             #expect(await inbox.all { if case .status(.reconnecting) = $0 { true } else { false } }.isEmpty)
             #expect(await client.isOpen)
             await client.close()

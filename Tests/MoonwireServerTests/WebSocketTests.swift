@@ -147,24 +147,32 @@ import Testing
     }
 
     @Test func heartbeatTimeoutClosesAndAnnouncesTheUserAsLeft() async throws {
-        try await withLiveHub({ $0.hub.heartbeatTimeout = .seconds(1) }) { live in
+        // The hub's time is a manual clock: who is silent for how long is decided by the test, not by load.
+        let clock = ManualClock()
+        try await withLiveHub({ $0.hub.heartbeatTimeout = .seconds(60) }, clock: clock) { live in
             let quiet = try await live.connect("quiet")
             let watcher = try await live.connect("watcher")
-            // The watcher keeps itself alive; the quiet client sends nothing after its auth frame.
-            let keepAlive = Task {
-                while !Task.isCancelled {
-                    try? await watcher.send(["event_type": "heartbeat", "data": [:]])
-                    try? await Task.sleep(for: .milliseconds(300))
-                }
-            }
-            defer { keepAlive.cancel() }
-            let left = try await watcher.next(type: "user_left", timeout: .seconds(5)) { $0["user_id"]?.stringValue == "quiet" }
+            clock.advance(by: .seconds(40))
+            // The watcher beats (the reply shows the hub has seen it); the quiet client sends nothing.
+            try await watcher.send(["event_type": "heartbeat", "data": [:]])
+            _ = try await watcher.next(type: "heartbeat")
+            clock.advance(by: .seconds(30))  // quiet: 70 s of silence; watcher: 30 s
+            await live.hub.sweep()
+            let left = try await watcher.next(type: "user_left") { $0["user_id"]?.stringValue == "quiet" }
             #expect(left["room_id"]?.stringValue == "general")
             await quiet.session.waitUntilClosed()
             #expect(quiet.session.closeCode?.code == 4009)
-            keepAlive.cancel()
+            #expect(live.hub.isPresent("watcher", in: "general"))
             await watcher.close()
         }
+    }
+
+    @Test func housekeepingRunsOftenEnoughForShortTimeouts() {
+        var configuration = HubConfiguration()
+        configuration.heartbeatTimeout = .seconds(1)
+        let hub = Hub(configuration: configuration, broker: MemoryBroker(historySize: 10))
+        #expect(hub.sweepInterval == .milliseconds(250), "a 1 s timeout is enforced within 1.25 s, not 2 s")
+        #expect(Hub(configuration: HubConfiguration(), broker: MemoryBroker(historySize: 10)).sweepInterval == .seconds(1))
     }
 
     @Test func upgradeFromAForeignOriginIsClosedWithAReason() async throws {

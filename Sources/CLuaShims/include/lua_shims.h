@@ -50,6 +50,11 @@ void mw_set_dispatch(mw_host_dispatch dispatch);
 /// A new state whose allocations are counted in `limits`; NULL if out of memory.
 lua_State *mw_newstate(mw_limits *limits);
 
+/// Stops the call running on `L` at its next Lua instruction, as if its deadline had passed. Safe from
+/// another thread (the `lua` command's Ctrl-C does the same); a call stuck inside a C function is not
+/// reached until that function returns.
+void mw_interrupt(lua_State *L);
+
 /// Closes a state (runs finalizers).
 void mw_close(lua_State *L);
 

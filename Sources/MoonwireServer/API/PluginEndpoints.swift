@@ -36,6 +36,7 @@ struct PluginEndpoints: Sendable {
                     "limit_hits": .int(Int64(counters.limitHits)), "seconds": .double(Double(counters.nanoseconds) / 1e9),
                     "median_us": .double(Double(counters.medianNanoseconds) / 1e3),
                     "p99_us": .double(Double(counters.p99Nanoseconds) / 1e3),
+                    "failures": .object(JSONObject(counters.failures.sorted { $0.key.rawValue < $1.key.rawValue }.map { ($0.key.rawValue, .int(Int64($0.value))) })),
                 ]
             }
             var entry: JSONObject = [
@@ -53,6 +54,12 @@ struct PluginEndpoints: Sendable {
                 "stats": .object(hooks),
             ]
             entry["last_error"] = failures[plugin.name].map(Self.json) ?? .null
+            entry["last_runtime_error"] = plugin.statistics.lastFailure.map(Self.json) ?? .null
+            entry["quarantined"] = .bool(plugin.isQuarantined)
+            entry["timers"] = .int(Int64(host.timerCount(of: plugin.name)))
+            entry["quarantines"] = .int(Int64(plugin.statistics.quarantines))
+            let dropped = plugin.statistics.droppedPublishes.sorted { $0.key.rawValue < $1.key.rawValue }
+            entry["publishes_dropped"] = .object(JSONObject(dropped.map { ($0.key.rawValue, .int(Int64($0.value))) }))
             return .object(entry)
         }
         let loaded = Set(host.plugins.map(\.name))
@@ -68,6 +75,13 @@ struct PluginEndpoints: Sendable {
 
     private static func json(_ failure: PluginFailure) -> JSONValue {
         ["path": .string(failure.path), "message": .string(failure.message), "at": .double(failure.at.seconds)]
+    }
+
+    private static func json(_ failure: PluginRuntimeError) -> JSONValue {
+        [
+            "hook": .string(failure.hook.rawValue), "version": .string(failure.version), "reason": .string(failure.reason.rawValue),
+            "message": .string(failure.message), "location": failure.location.map { .string($0) } ?? .null, "at": .double(failure.at.seconds),
+        ]
     }
 
     static func json(_ report: ReloadReport) -> JSONValue {

@@ -40,8 +40,9 @@ final class RedisPluginStore: PluginKeyValueStore {
         try client.sendBlocking(command)
     }
 
-    func increment(_ plugin: String, _ key: String, by delta: Double, ttl: Double?) throws -> JSONValue {
-        let deltaText = delta.rounded() == delta && abs(delta) < 9e15 ? String(Int64(delta)) : String(delta)
+    func increment(_ plugin: String, _ key: String, by delta: JSONValue, ttl: Double?) throws -> JSONValue {
+        let step = delta.doubleValue ?? 0
+        let deltaText = delta.intValue.map { String($0) } ?? (step.rounded() == step && abs(step) < 9e15 ? String(Int64(step)) : String(step))
         let ttlText = ttl.map { String(max(1, Int64(($0 * 1000).rounded()))) } ?? "0"
         let reply = try client.runBlocking(
             RedisPlugins.increment, keys: [keys.store(plugin, key)], arguments: [.string(deltaText), .string(ttlText)])

@@ -70,6 +70,19 @@ struct LiveHub: Sendable {
         return reply.body?["plugins"]?.arrayValue?.first { $0["name"]?.stringValue == name }
     }
 
+    /// Advances `clock` by `step` until `condition` holds (checked after each step), or fails after
+    /// `timeout` of real time: for timers and timeouts running on a `ManualClock`.
+    func advance(_ clock: ManualClock, by step: Duration, until what: String, timeout: Duration = .seconds(10), _ condition: () async throws -> Bool)
+        async throws
+    {
+        let deadline = ContinuousClock.now + timeout
+        while try await !condition() {
+            guard ContinuousClock.now < deadline else { throw ProbeError.timeout(what) }
+            clock.advance(by: step)
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
     /// Waits until `condition` holds (checked every 10 ms), or fails after `timeout`.
     func eventually(_ what: String, timeout: Duration = .seconds(5), _ condition: () async throws -> Bool) async throws {
         let deadline = ContinuousClock.now + timeout
@@ -81,16 +94,18 @@ struct LiveHub: Sendable {
     }
 }
 
-/// Runs `body` against a fresh hub without plugins; shuts it down gracefully afterwards.
+/// Runs `body` against a fresh hub without plugins; shuts it down gracefully afterwards. With a
+/// `ManualClock`, the hub's timeouts and housekeeping happen when the test advances it.
 func withLiveHub(
     _ configure: (inout ServerConfiguration) -> Void = { _ in },
+    clock: any HubClock = SystemClock(),
     _ body: (LiveHub) async throws -> Void
 ) async throws {
     try await runLiveHub(
         { configuration in
             configuration.pluginsDirectory = ""
             configure(&configuration)
-        }, pluginsDirectory: nil, body)
+        }, pluginsDirectory: nil, clock: clock, body)
 }
 
 /// Lua plugins for a live hub: sources written into a fresh temporary directory, with their settings.
@@ -130,6 +145,7 @@ struct LivePlugins: Sendable {
 func withLiveHub(
     plugins: LivePlugins,
     _ configure: (inout ServerConfiguration) -> Void = { _ in },
+    clock: any HubClock = SystemClock(),
     _ body: (LiveHub) async throws -> Void
 ) async throws {
     let directory = FileManager.default.temporaryDirectory
@@ -145,12 +161,13 @@ func withLiveHub(
             configuration.pluginSettings = plugins.settings
             configuration.pluginWatch = plugins.watch
             configure(&configuration)
-        }, pluginsDirectory: directory, body)
+        }, pluginsDirectory: directory, clock: clock, body)
 }
 
 private func runLiveHub(
     _ configure: (inout ServerConfiguration) -> Void,
     pluginsDirectory: String?,
+    clock: any HubClock,
     _ body: (LiveHub) async throws -> Void
 ) async throws {
     var configuration = ServerConfiguration()
@@ -160,7 +177,7 @@ private func runLiveHub(
     configure(&configuration)
     var logger = Logger(label: "moonwire.test")
     logger.logLevel = configuration.logLevel
-    let app = MoonwireApplication(configuration: configuration, logger: logger)
+    let app = MoonwireApplication(configuration: configuration, logger: logger, clock: clock)
     if pluginsDirectory != nil {
         guard let report = app.loadPlugins() else { throw ProbeError.unexpected("the hub has no plugin host") }
         if !report.failed.isEmpty {

@@ -40,13 +40,15 @@ final class RestartableHub: Sendable {
     var port: Int { state.withLock { $0.port } }
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
-    /// Starts a new hub (on the port of the first start, if there was one).
-    func start() async throws {
+    /// Starts a new hub (on the port of the first start, if there was one). `beforeListening` runs on the
+    /// new hub before its port opens: what it publishes is there before any client can be back.
+    func start(beforeListening: (Hub) async throws -> Void = { _ in }) async throws {
         var configuration = self.configuration
         configuration.port = port
         var logger = Logger(label: "moonwire.test")
         logger.logLevel = configuration.logLevel
         let app = MoonwireApplication(configuration: configuration, logger: logger)
+        try await beforeListening(app.hub)
         let (ports, portContinuation) = AsyncStream<Int>.makeStream()
         let group = ServiceGroup(
             configuration: .init(
