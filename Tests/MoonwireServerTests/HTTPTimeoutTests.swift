@@ -130,7 +130,7 @@ import Testing
             ])
         defer { hub.forceKill() }
         try await hub.waitForStdout("Moonwire listening")
-        let rssBefore = try residentBytes(of: hub.pid)
+        let rssBefore = try hub.residentBytes()
 
         let keptAlive = try RawHTTPConnection(port: port)
         try keptAlive.send(RawHTTPConnection.requestText("GET", "/health", host: "127.0.0.1"))
@@ -161,11 +161,11 @@ import Testing
         try keptAlive.send(RawHTTPConnection.requestText("GET", "/health", host: "127.0.0.1"))
         #expect(try await keptAlive.readResponse(timeout: .seconds(5))?.status == 200)
         // No busy loop: over three seconds the hub uses well under one core-second (a spin uses three).
-        let cpuBefore = try cpuSeconds(of: hub.pid)
+        let cpuBefore = try hub.cpuSeconds()
         try await Task.sleep(for: .seconds(3))
-        let cpuUsed = try cpuSeconds(of: hub.pid) - cpuBefore
+        let cpuUsed = try hub.cpuSeconds() - cpuBefore
         #expect(cpuUsed < 1.0, "the hub used \(cpuUsed) s of CPU in 3 s while at its limit")
-        let rssGrowth = try residentBytes(of: hub.pid) - rssBefore
+        let rssGrowth = try hub.residentBytes() - rssBefore
         #expect(rssGrowth < 64 << 20, "resident memory grew by \(rssGrowth >> 20) MiB")
 
         flood.removeAll()
@@ -186,34 +186,4 @@ import Testing
         try await node.stop()  // fails unless the process exits within 15 s
         #expect(try await slow.readToEnd().isEmpty)
     }
-}
-
-/// Seconds of CPU (user + system) a process has used, from `/proc/PID/stat`.
-func cpuSeconds(of pid: Int32) throws -> Double {
-    let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
-    guard let close = stat.lastIndex(of: ")") else { throw ProbeError.unexpected("unreadable /proc/\(pid)/stat") }
-    let fields = stat[stat.index(after: close)...].split(separator: " ")
-    guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else {
-        throw ProbeError.unexpected("unreadable /proc/\(pid)/stat")
-    }
-    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
-}
-
-/// A process's resident memory in bytes, from `/proc/PID/status`.
-func residentBytes(of pid: Int32) throws -> Int {
-    let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
-    guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
-        let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "")
-    else { throw ProbeError.unexpected("no VmRSS in /proc/\(pid)/status") }
-    return kilobytes * 1024
-}
-
-/// Waits until `condition` holds (checked every 50 ms; errors count as not yet), or fails after `timeout`.
-func eventually(_ what: String, timeout: Duration, _ condition: () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if (try? await condition()) == true { return }
-        try await Task.sleep(for: .milliseconds(50))
-    }
-    throw ProbeError.timeout(what)
 }
