@@ -27,9 +27,9 @@ test: test-deps
 	$(MAKE) test-swift test-seed test-cli
 
 # Two rounds: the suites that start their own processes (hub nodes, redis-server, load generator) and
-# the attack suites (thousands of rooms, hundreds of connections, many-key events, hostile plugins) run after the rest,
+# the attack suites (thousands of rooms, hundreds of connections, many-key events, hostile plugins, slow HTTP) run after the rest,
 # so that timing-sensitive tests do not compete with them for the two cores.
-PROCESS_SUITES = ClusterTests|RedisBrokerTests|BrokerConformanceTests|DurableHistoryTests|BenchSmokeTests|ManyKeyEventTests|RoomTableTests|PresenceLimitTests|JoinStormTests|HistoryCapTests|HostilePluginTests
+PROCESS_SUITES = ClusterTests|RedisBrokerTests|BrokerConformanceTests|DurableHistoryTests|BenchSmokeTests|ManyKeyEventTests|RoomTableTests|PresenceLimitTests|JoinStormTests|HistoryCapTests|HostilePluginTests|HTTPTimeoutTests
 
 test-swift:
 	$(SWIFT) test --skip-build --skip '$(PROCESS_SUITES)'

@@ -141,8 +141,7 @@ public struct MoonwireApplication: Sendable {
         router.middlewares.add(JSONErrorMiddleware())
         router.middlewares.add(CORSMiddleware(policy: cors))
         if !configuration.examplesDirectory.isEmpty {
-            router.middlewares.add(DirectorySlashMiddleware(directory: configuration.examplesDirectory, urlBasePath: "/examples"))
-            router.middlewares.add(FileMiddleware(configuration.examplesDirectory, urlBasePath: "/examples", searchForIndexHtml: true, logger: logger))
+            StaticFileEndpoint(directory: configuration.examplesDirectory).register(on: router)
         }
         let transports = Set(configuration.transports)
         if transports.contains("sse") { SSEEndpoint(hub: hub, configuration: configuration).register(on: router) }
@@ -159,6 +158,12 @@ public struct MoonwireApplication: Sendable {
         let webSocket = WebSocketEndpoint(hub: hub, configuration: configuration, cors: cors)
         if transports.contains("websocket") { webSocket.register(webSocketRouter: webSocketRouter, httpRouter: router) }
 
+        let gate = ConnectionGate(logger: logger)
+        let guardSettings = HTTPConnectionGuard.Settings(
+            headerTimeout: .nanoseconds(Int64(configuration.headerTimeout.nanoseconds)),
+            bodyTimeout: .nanoseconds(Int64(configuration.bodyTimeout.nanoseconds)),
+            idleTimeout: .nanoseconds(Int64(configuration.idleTimeout.nanoseconds)),
+            hosts: HostPolicy(allowedHosts: configuration.allowedHosts, listenAddress: configuration.host))
         let app = Application(
             router: router,
             server: Self.serverBuilder(
@@ -166,14 +171,24 @@ public struct MoonwireApplication: Sendable {
                 configuration: .init(
                     ws: .init(
                         maxFrameSize: webSocket.hardFrameLimit,
-                        autoPing: .enabled(timePeriod: configuration.webSocketPingInterval)))),
+                        autoPing: .enabled(timePeriod: configuration.webSocketPingInterval),
+                        validateUTF8: true)),
+                guardSettings: guardSettings, gate: gate),
             configuration: ApplicationConfiguration(
                 address: .hostname(configuration.host, port: configuration.port),
                 serverName: "Moonwire",
-                backlog: 4096),
+                backlog: 4096,
+                availableConnectionsDelegate: gate.delegate),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.port
                 logger.info("Moonwire listening", metadata: ["address": "\(configuration.host):\(port)"])
+                logger.debug(
+                    "connection limits",
+                    metadata: ["open_file_limit": "\(gate.fileLimit)", "served": "\(gate.serveLimit)", "accepted": "\(gate.acceptLimit)"])
+                if configuration.hub.maxConnections > gate.serveLimit {
+                    logger.notice(
+                        "server.max_connections (\(configuration.hub.maxConnections)) is more than the open-file limit (\(gate.fileLimit)) lets the hub hold: new connections are refused past \(gate.serveLimit) (raise it with ulimit -n)")
+                }
                 await onServerRunning(port)
             },
             logger: logger)
@@ -183,14 +198,17 @@ public struct MoonwireApplication: Sendable {
         return services
     }
 
-    /// HTTP/1 with WebSocket upgrades, closing never-used connections on shutdown.
+    /// HTTP/1 with WebSocket upgrades, each connection guarded (timeouts, malformed requests, allowed hosts,
+    /// the open-connection limit; see `HTTPConnectionGuard`).
     static func serverBuilder(
-        webSocketRouter: Router<MoonwireRequestContext>, configuration: HTTP1WebSocketUpgradeChannel.Configuration
+        webSocketRouter: Router<MoonwireRequestContext>, configuration: HTTP1WebSocketUpgradeChannel.Configuration,
+        guardSettings: HTTPConnectionGuard.Settings, gate: ConnectionGate
     ) -> HTTPServerBuilder {
         let webSocketResponder = webSocketRouter.buildResponder()
         return HTTPServerBuilder { responder in
-            QuiesceClosingChannel(
-                inner: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: configuration))
+            GuardedChildChannel(
+                inner: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: configuration),
+                settings: guardSettings, gate: gate)
         }
     }
 
@@ -215,6 +233,10 @@ public struct MoonwireApplication: Sendable {
         if configuration.apiKey == nil && !loopback {
             logger.warning(
                 "no server.api_key: /api/*, /trigger and /message are open to anyone who reaches \(configuration.host):\(configuration.port)")
+        }
+        if !loopback && !configuration.allowedHosts.contains("*") {
+            logger.notice(
+                "requests are answered only for the host names in server.allowed_hosts (\(configuration.allowedHosts.joined(separator: ", "))) and \(["0.0.0.0", "::"].contains(configuration.host) ? "IP addresses" : configuration.host); others get 421 host_not_allowed")
         }
         try await serviceGroup(gracefulShutdownSignals: [.sigterm, .sigint], exitDeadline: true).run()
     }

@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 @testable import MoonwireCore
 
@@ -119,5 +120,68 @@ struct RecordingTransport: Transport {
         #expect(page.head == stored.id)
         let resumed = try await broker.history(room: "general", .after(EventID(stored.id!.value - 1), limit: 10))
         #expect(resumed.gap)
+    }
+}
+
+/// The close grace: a closing connection keeps its socket while its last writes make progress.
+@Suite struct CloseGraceTests {
+    let grace: UInt64 = 2_000_000_000
+    let limit: UInt64 = 30_000_000_000
+
+    /// Bytes a test says are waiting in the transport.
+    final class Pending: Sendable {
+        let bytes: Atomic<Int>
+        init(_ bytes: Int) { self.bytes = Atomic(bytes) }
+    }
+
+    func closing(_ clock: ManualClock, pending: Pending) -> Connection {
+        let connection = Connection(transport: .webSocket, identity: Identity(userID: "alice"), remoteAddress: nil, queueLimit: 1 << 20, clock: clock)
+        connection.onPendingWrites { pending.bytes.load(ordering: .relaxed) }
+        return connection
+    }
+
+    func stuck(_ connection: Connection, _ clock: ManualClock) async -> Bool {
+        await connection.closeIsStuck(now: clock.now(), grace: grace, limit: limit)
+    }
+
+    @Test func aClientThatStillReadsKeepsItsSocketOneThatStoppedLosesIt() async {
+        let clock = ManualClock()
+        let pending = Pending(100_000)
+        let connection = closing(clock, pending: pending)
+        clock.advance(by: .seconds(10))
+        #expect(await !stuck(connection, clock), "an open connection is never stuck")
+        connection.close(.slowConsumer)
+        // The client reads: the bytes waiting go down between checks, for longer than the grace.
+        for _ in 0..<5 {
+            clock.advance(by: .seconds(1))
+            pending.bytes.subtract(10_000, ordering: .relaxed)
+            #expect(await !stuck(connection, clock))
+        }
+        // It stops reading: stuck once the grace has passed without progress, not before.
+        clock.advance(by: .seconds(2))
+        #expect(await !stuck(connection, clock))
+        clock.advance(by: .milliseconds(1))
+        #expect(await stuck(connection, clock))
+    }
+
+    @Test func nothingWaitingIsProgressAndTheLimitHoldsAnyway() async {
+        let clock = ManualClock()
+        let pending = Pending(0)
+        let connection = closing(clock, pending: pending)
+        connection.close(.kicked())
+        for _ in 0..<29 {
+            clock.advance(by: .seconds(1))
+            #expect(await !stuck(connection, clock))
+        }
+        clock.advance(by: .seconds(2))
+        #expect(await stuck(connection, clock), "30 s of closing is the most")
+
+        // Without a probe (a transport that cannot tell), the grace counts from the start of closing.
+        let bare = Connection(transport: .sse, identity: Identity(userID: "bob"), remoteAddress: nil, queueLimit: 1 << 20, clock: clock)
+        bare.close(.shutdown)
+        clock.advance(by: .seconds(2))
+        #expect(await !stuck(bare, clock))
+        clock.advance(by: .milliseconds(1))
+        #expect(await stuck(bare, clock))
     }
 }

@@ -178,7 +178,8 @@ import Testing
             return { version = "\(n)", on_publish = function(ctx, event) return nil end }
             """
         }
-        try await withPluginHub([("big.lua", version(0))]) { hub in
+        // Loading 20,000 strings is no attack: a time limit a loaded machine cannot miss.
+        try await withPluginHub([("big.lua", version(0))], settings: ["plugins.call_timeout=10"]) { hub in
             func reload(_ n: Int) async throws {
                 try hub.writePlugin("big.lua", version(n))
                 let reply = try await hub.reload()

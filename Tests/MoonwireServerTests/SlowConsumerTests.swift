@@ -4,7 +4,7 @@ import Testing
 @Suite(.timeLimit(.minutes(1))) struct SlowConsumerTests {
     @Test func aClientThatStopsReadingIsDisconnectedWithAReasonAndNobodyElseWaits() async throws {
         try await withLiveHub({ $0.hub.outboundQueueBytes = 64 * 1024 }) { live in
-            let slow = try RawWebSocket(port: live.port, authFrame: #"{"user_id":"slow"}"#)
+            let slow = try await RawWebSocket.open(port: live.port, authFrame: #"{"user_id":"slow"}"#)
             let fast = try await live.connect("fast")
             try await live.eventually("slow client joined") { live.hub.room("general")?.userCount == 2 }
 

@@ -20,6 +20,9 @@ public final class Connection: Sendable {
 
     let state: Mutex<ConnectionState>
     private let abortHandler = Mutex<(@Sendable () -> Void)?>(nil)
+    private let pendingWritesProbe = Mutex<(@Sendable () async -> Int?)?>(nil)
+    /// While closing: the bytes last seen waiting in the transport, and when they last went down (monotonic ns).
+    private let flushProgress = Mutex<(pending: Int?, at: UInt64)>((nil, 0))
     private let lastSeen: Atomic<UInt64>
     private let lastWrite: Atomic<UInt64>
     /// Long-poll requests in progress on this session.
@@ -119,9 +122,28 @@ public final class Connection: Sendable {
         abortHandler.withLock { $0 }?()
     }
 
-    /// Nanoseconds since the connection started closing, or `nil` while it is open.
-    func closingFor(now: UInt64) -> UInt64? {
-        state.withLock { $0.closingSince }.map { now > $0 ? now - $0 : 0 }
+    /// Sets how to read the bytes still waiting in the transport to be written to the client. While the
+    /// connection closes, a count that goes down shows the client still reads, so its last frames get time.
+    public func onPendingWrites(_ probe: @escaping @Sendable () async -> Int?) {
+        pendingWritesProbe.withLock { $0 = probe }
+    }
+
+    /// Whether a closing connection is to be dropped: its last writes made no progress (the bytes waiting
+    /// did not go down) for `grace` nanoseconds, or it has been closing for more than `limit`. Each call
+    /// takes one reading of the waiting bytes; nothing waiting counts as progress. `false` while open.
+    func closeIsStuck(now: UInt64, grace: UInt64, limit: UInt64) async -> Bool {
+        guard let since = state.withLock({ $0.closingSince }) else { return false }
+        if now > since, now - since > limit { return true }
+        let probe = pendingWritesProbe.withLock { $0 }
+        let pending = await probe?()
+        let lastProgress = flushProgress.withLock { progress in
+            if let pending {
+                if pending == 0 || progress.pending.map({ pending < $0 }) == true { progress.at = now }
+                progress.pending = pending
+            }
+            return max(progress.at, since)
+        }
+        return now > lastProgress && now - lastProgress > grace
     }
 
     /// The reason the connection is closing, once it is.

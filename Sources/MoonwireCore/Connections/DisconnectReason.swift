@@ -52,4 +52,9 @@ public struct DisconnectReason: Sendable, Hashable, CustomStringConvertible {
     public static let frameTooLarge = DisconnectReason(code: "frame_too_large", message: "frame too large", closeCode: 1009)
     /// The client broke the WebSocket protocol.
     public static let protocolError = DisconnectReason(code: "protocol_error", message: "protocol error", closeCode: 1002)
+    /// The client sent a frame without a mask (clients must mask every frame, RFC 6455 §5.1).
+    public static let unmaskedFrame = DisconnectReason(
+        code: "protocol_error", message: "protocol error: client frames must be masked", closeCode: 1002)
+    /// The client sent a text frame that is not valid UTF-8.
+    public static let invalidText = DisconnectReason(code: "invalid_utf8", message: "text frame is not valid UTF-8", closeCode: 1007)
 }

@@ -1,6 +1,14 @@
 extension Hub {
-    /// How long a closing connection may take to flush its last frames before its socket is dropped.
+    /// How long a closing connection's last frames may make no progress (a client that stopped reading)
+    /// before its socket is dropped.
     public static let closeGrace: Duration = .seconds(2)
+    /// How long a closing connection may take at most to flush its last frames, progress or not.
+    public static let closeLimit: Duration = .seconds(30)
+
+    /// Whether `connection` is closing and stuck (see `closeGrace`, `closeLimit`).
+    func closeIsStuck(_ connection: Connection, now: UInt64) async -> Bool {
+        await connection.closeIsStuck(now: now, grace: Self.closeGrace.nanoseconds, limit: Self.closeLimit.nanoseconds)
+    }
 
     /// One pass of housekeeping at the clock's present time.
     public func sweep() async {
@@ -24,7 +32,7 @@ extension Hub {
         var expired: [Connection] = []
         var stale: [(Connection, [String])] = []
         for connection in connections {
-            if let closing = connection.closingFor(now: now), closing > Self.closeGrace.nanoseconds {
+            if await closeIsStuck(connection, now: now) {
                 // Its last writes are stuck behind a client that does not read: drop the socket.
                 connection.abort()
                 continue

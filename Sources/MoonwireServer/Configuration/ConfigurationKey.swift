@@ -84,6 +84,14 @@ extension ConfigurationKey {
             apply: { $0[keyPath: keyPath] = $1.string }, current: { quoted($0[keyPath: keyPath]) })
     }
 
+    static func strings(
+        _ section: String, _ name: String, _ help: String, _ keyPath: WritableKeyPath<ServerConfiguration, [String]> & Sendable
+    ) -> ConfigurationKey {
+        ConfigurationKey(
+            section: section, name: name, help: help, kind: .strings,
+            apply: { $0[keyPath: keyPath] = $1.strings }, current: { "[" + $0[keyPath: keyPath].map(quoted).joined(separator: ", ") + "]" })
+    }
+
     /// Every key the configuration file accepts.
     public static let all: [ConfigurationKey] = [
         .string("server", "host", "Address to listen on (0.0.0.0 for every interface).", \.host),
@@ -93,20 +101,22 @@ extension ConfigurationKey {
             help: "When set, /api/*, /trigger and /message need it (Authorization: Bearer KEY or X-API-Key: KEY). Empty: no key.",
             kind: .string(allowEmpty: true),
             apply: { $0.apiKey = $1.string.isEmpty ? nil : $1.string }, current: { quoted($0.apiKey ?? "") }),
-        ConfigurationKey(
-            section: "server", name: "allowed_origins",
-            help: "Origins allowed for CORS and WebSocket upgrades; \"*\" allows any, \"http://localhost:*\" any port. Same-origin pages are always allowed.",
-            kind: .strings,
-            apply: { $0.allowedOrigins = $1.strings },
-            current: { "[" + $0.allowedOrigins.map(quoted).joined(separator: ", ") + "]" }),
-        ConfigurationKey(
-            section: "server", name: "transports",
-            help: "Transports clients may use: \"websocket\", \"sse\", \"longpoll\" (a disabled one is refused; clients fall back).",
-            kind: .strings,
-            apply: { $0.transports = $1.strings },
-            current: { "[" + $0.transports.map { "\"\($0)\"" }.joined(separator: ", ") + "]" }),
+        .strings(
+            "server", "allowed_origins",
+            "Origins allowed for CORS and WebSocket upgrades; \"*\" allows any, \"http://localhost:*\" any port. Same-origin pages are always allowed.",
+            \.allowedOrigins),
+        .strings(
+            "server", "allowed_hosts",
+            "Host names requests may name in their Host header (any port), besides the listening address; \"*\" allows any, \"*.example.com\" any subdomain.",
+            \.allowedHosts),
+        .strings(
+            "server", "transports",
+            "Transports clients may use: \"websocket\", \"sse\", \"longpoll\" (a disabled one is refused; clients fall back).", \.transports),
         .seconds("server", "auth_timeout", 0.1...3600, "Seconds a WebSocket client has to send its auth frame.", \.authTimeout),
         .seconds("server", "shutdown_timeout", 0...600, "Seconds shutdown waits for clients to be told and connections to end.", \.shutdownTimeout),
+        .seconds("server", "header_timeout", 0.1...3600, "Seconds an HTTP request's head may take to arrive (from the connection's start, or the first byte of a later request).", \.headerTimeout),
+        .seconds("server", "body_timeout", 0.1...3600, "Seconds an HTTP request's body may take to arrive after its head.", \.bodyTimeout),
+        .seconds("server", "idle_timeout", 0.1...86_400, "Seconds an HTTP connection may stay open with no request in progress.", \.idleTimeout),
         .int("server", "max_body_bytes", 1024...(64 << 20), "Largest HTTP request body accepted, in bytes.", \.maxBodyBytes),
         .seconds("server", "ws_ping_interval", 1...3600, "Seconds between WebSocket protocol pings.", \.webSocketPingInterval),
         .int("server", "max_connections", 1...1_000_000, "Most connections held at once, all transports together.", \.hub.maxConnections),

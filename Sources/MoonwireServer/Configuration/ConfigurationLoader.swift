@@ -100,6 +100,9 @@ public enum ConfigurationLoader {
             throw ConfigurationError("rooms.auto_join: \(error.message)")
         }
         _ = try BrokerChoice(configuration)
+        for host in configuration.allowedHosts {
+            if let problem = HostPolicy.problem(with: host) { throw ConfigurationError("server.allowed_hosts: '\(host)' \(problem)") }
+        }
         for origin in configuration.allowedOrigins where OriginPattern(origin) == nil {
             throw ConfigurationError("server.allowed_origins: '\(origin)' is not an origin like https://example.com or http://localhost:*")
         }

@@ -13,6 +13,9 @@ public struct ServerConfiguration: Sendable {
     /// Origins allowed for CORS and WebSocket upgrades. `*` allows any; `http://localhost:*` any port.
     /// A page served by the hub itself (same origin) is always allowed.
     public var allowedOrigins = ["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"]
+    /// Host names requests may be addressed to (their `Host` header, any port), besides the address the hub
+    /// listens on: `*` allows any, `*.example.com` any subdomain. Guards against DNS rebinding.
+    public var allowedHosts = ["localhost", "127.0.0.1", "[::1]"]
     /// Transports clients may use: `websocket`, `sse`, `longpoll` (a proxy that breaks one, or a policy,
     /// may call for turning it off; clients then fall back to the others).
     public var transports = ["websocket", "sse", "longpoll"]
@@ -20,6 +23,13 @@ public struct ServerConfiguration: Sendable {
     public var authTimeout: Duration = .seconds(10)
     /// How long shutdown waits for clients to be told and connections to finish.
     public var shutdownTimeout: Duration = .seconds(5)
+    /// An HTTP request's head must have arrived this long after the connection opened (or, between
+    /// requests, after its first byte).
+    public var headerTimeout: Duration = .seconds(10)
+    /// An HTTP request's body must have arrived this long after its head.
+    public var bodyTimeout: Duration = .seconds(30)
+    /// An HTTP connection with no request in progress is closed after this long.
+    public var idleTimeout: Duration = .seconds(60)
     /// Largest HTTP request body accepted by the publishing endpoints.
     public var maxBodyBytes = 1 << 20
     /// WebSocket protocol pings are sent this often (browsers answer them by themselves).

@@ -15,7 +15,12 @@ enum HTTPResponses {
 
     /// `{"error": {"code": ..., "message": ...}}` with the status the code maps to.
     static func error(_ error: HubError) -> Response {
-        json(["error": ["code": .string(error.code.rawValue), "message": .string(error.message)]], status: status(for: error.code))
+        json(errorObject(error), status: status(for: error.code))
+    }
+
+    /// The JSON of an error answer, `{"error": {"code": ..., "message": ...}}`.
+    static func errorObject(_ error: HubError) -> JSONValue {
+        ["error": ["code": .string(error.code.rawValue), "message": .string(error.message)]]
     }
 
     static func status(for code: HubError.Code) -> HTTPResponse.Status {
@@ -29,6 +34,8 @@ enum HTTPResponses {
         case .roomLimit, .rateLimited, .connectionLimit: return .tooManyRequests
         case .shuttingDown, .unavailable: return .serviceUnavailable
         case .upgradeRequired: return .upgradeRequired
+        case .requestTimeout: return .requestTimeout
+        case .hostNotAllowed: return .misdirectedRequest
         case .internalError: return .internalServerError
         }
     }

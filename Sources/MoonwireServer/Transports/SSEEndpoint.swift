@@ -37,7 +37,7 @@ struct SSEEndpoint: Sendable {
         ).get()
         let connection = try hub.connect(identity: identity, transport: .sse, remoteAddress: context.remoteAddress)
         let channel = context.channel
-        connection.onAbort { channel.close(promise: nil) }
+        connection.attach(to: channel)
         connection.send(hub.welcome(connection))
         var start = Cursor()
         do {

@@ -71,6 +71,10 @@ struct WebSocketEndpoint: Sendable {
         do {
             firstMessage = try await messages.next()
         } catch {
+            // A broken first frame (not UTF-8, unmasked, too large): close with the reason.
+            if firstFrameArrived.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged {
+                await outbound.close(DisconnectReason(webSocketError: error))
+            }
             return
         }
         guard firstFrameArrived.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged,
@@ -108,14 +112,15 @@ struct WebSocketEndpoint: Sendable {
         }
 
         let channel = context.requestContext.channel
-        connection.onAbort { channel.close(promise: nil) }
+        connection.attach(to: channel)
         connection.attachDirectSink(WebSocketDirectSink(channel: channel))
         // The iterator moves to the reader task; nothing else touches it from here on.
         let reader = MessageReader(iterator: messages)
-        await withTaskGroup(of: Void.self) { group in
+        await withTaskGroup(of: Bool.self) { group in
             group.addTask {
                 var transport = WebSocketTransport(outbound: outbound, channel: channel)
                 await hub.serve(connection, over: &transport)
+                return true
             }
             group.addTask {
                 connection.send(hub.welcome(connection))
@@ -134,16 +139,18 @@ struct WebSocketEndpoint: Sendable {
                         await hub.receive(Array(buffer(of: message).readableBytesView), from: connection)
                     }
                 } catch {
-                    // The WebSocket layer ends the stream with an error when the client breaks the protocol
-                    // or sends a frame over the hard limit (it has already sent the close frame).
-                    ending = "\(error)".contains("messageTooLarge") ? .frameTooLarge : .protocolError
+                    // The WebSocket layer ends the stream with an error when the client breaks the protocol,
+                    // sends a text frame that is not UTF-8 or a message over the hard limit.
+                    ending = DisconnectReason(webSocketError: error)
                 }
                 connection.close(ending)
+                return false
             }
-            // When either side ends, the other follows: the reader closes the connection, the pump's end
-            // cancels the reader.
-            await group.next()
-            group.cancelAll()
+            // When either side ends, the other follows: the reader closes the connection, and the pump, once
+            // it has sent the close frame, cancels the reader.
+            while let pumpEnded = await group.next() {
+                if pumpEnded { group.cancelAll() }
+            }
         }
     }
 
@@ -159,7 +166,7 @@ struct WebSocketEndpoint: Sendable {
         var object = Event.error(error).wireObject
         object["error"] = .string(error.message)
         try? await outbound.write(.text(JSONWriter.string(.object(object))))
-        try? await outbound.close(WebSocketErrorCode(codeNumber: Int(reason.closeCode)), reason: reason.message)
+        await outbound.close(reason)
     }
 }
 

@@ -41,6 +41,6 @@ struct WebSocketTransport: Transport {
         // The close frame goes through the WebSocket writer: let the live events queued for this event loop
         // go out first (`WebSocketDirectSink`).
         await channel.settle()
-        try? await outbound.close(WebSocketErrorCode(codeNumber: Int(reason.closeCode)), reason: reason.message)
+        await outbound.close(reason)
     }
 }

@@ -57,14 +57,8 @@ final class PluginHubProcess: Sendable {
     /// Whether the process is still running (it has not crashed).
     var isAlive: Bool { run.isRunning }
 
-    /// The hub's resident memory, in bytes (`VmRSS` of /proc/PID/status).
-    func residentBytes() throws -> Int {
-        let status = try String(contentsOfFile: "/proc/\(run.pid)/status", encoding: .utf8)
-        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
-            let kib = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
-        else { throw ProbeError.unexpected("no VmRSS for \(run.pid)") }
-        return kib * 1024
-    }
+    /// The hub's resident memory, in bytes.
+    func residentBytes() throws -> Int { try run.residentBytes() }
 
     /// `POST /api/publish`, answered whatever the plugins decide (the reply is returned, not checked).
     @discardableResult

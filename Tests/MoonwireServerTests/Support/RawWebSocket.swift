@@ -2,42 +2,54 @@
 import Glibc
 #endif
 
-/// A WebSocket client on a bare socket that can stop reading: for slow-consumer tests.
+/// A WebSocket client on a bare socket that can stop reading (slow-consumer tests) and send frames no
+/// library would (unmasked, not UTF-8).
 final class RawWebSocket {
     let fd: Int32
+    /// Bytes read by `readFrames` and not yet split into frames.
+    private var unread: [UInt8] = []
 
-    /// Connects, upgrades and sends `authFrame`; `receiveBuffer` shrinks the socket's receive buffer.
-    init(port: Int, authFrame: String, receiveBuffer: Int32 = 4096) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw ProbeError.unexpected("socket() failed") }
-        var size = receiveBuffer
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { throw ProbeError.unexpected("connect() failed") }
-        try sendAll(Array(
-            "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    private init(fd: Int32) {
+        self.fd = fd
+    }
+
+    /// Connects, upgrades and sends `authFrame` (unless `nil`); `receiveBuffer` shrinks the socket's
+    /// receive buffer; `headers` go with the upgrade request. Waits for the upgrade without blocking a
+    /// thread (a hub in the same process needs them).
+    static func open(port: Int, authFrame: String?, receiveBuffer: Int32 = 4096, headers: [(String, String)] = []) async throws
+        -> RawWebSocket
+    {
+        let fd = try connectToLoopback(port: port, receiveBuffer: receiveBuffer)
+        let client = RawWebSocket(fd: fd)
+        let extra = headers.map { "\($0.0): \($0.1)\r\n" }.joined()
+        try client.sendAll(Array(
+            "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\(extra)\r\n"
                 .utf8))
         var head: [UInt8] = []
+        let deadline = ContinuousClock.now + .seconds(10)
         while !head.suffix(4).elementsEqual([13, 10, 13, 10]) {
             var byte: UInt8 = 0
-            guard recv(fd, &byte, 1, 0) == 1 else { throw ProbeError.unexpected("upgrade failed") }
-            head.append(byte)
+            let count = recv(fd, &byte, 1, Int32(MSG_DONTWAIT))
+            if count == 1 {
+                head.append(byte)
+                continue
+            }
+            guard count < 0, errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR else {
+                throw ProbeError.unexpected("upgrade failed: \(String(decoding: head, as: UTF8.self))")
+            }
+            guard ContinuousClock.now < deadline else { throw ProbeError.timeout("the WebSocket upgrade") }
+            try await Task.sleep(for: .milliseconds(2))
         }
         guard String(decoding: head, as: UTF8.self).hasPrefix("HTTP/1.1 101") else {
             throw ProbeError.unexpected("upgrade refused: \(String(decoding: head, as: UTF8.self))")
         }
-        try sendAll(Self.maskedTextFrame(authFrame))
+        if let authFrame { try client.sendAll(Self.maskedTextFrame(authFrame)) }
+        return client
     }
 
     deinit { close(fd) }
 
-    private func sendAll(_ bytes: [UInt8]) throws {
+    func sendAll(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
             let sent = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
@@ -47,19 +59,66 @@ final class RawWebSocket {
     }
 
     static func maskedTextFrame(_ text: String) -> [UInt8] {
-        let payload = Array(text.utf8)
-        var frame: [UInt8] = [0x81]
+        frame(opcode: 0x1, payload: Array(text.utf8))
+    }
+
+    /// One final frame (payload under 64 KiB), masked as clients must unless `masked` is false.
+    static func frame(opcode: UInt8, payload: [UInt8], masked: Bool = true) -> [UInt8] {
+        var frame: [UInt8] = [0x80 | opcode]
+        let maskBit: UInt8 = masked ? 0x80 : 0
         if payload.count < 126 {
-            frame.append(0x80 | UInt8(payload.count))
+            frame.append(maskBit | UInt8(payload.count))
         } else {
-            frame.append(0x80 | 126)
+            frame.append(maskBit | 126)
             frame.append(UInt8(payload.count >> 8))
             frame.append(UInt8(payload.count & 0xFF))
         }
+        guard masked else { return frame + payload }
         let mask: [UInt8] = [1, 2, 3, 4]
         frame.append(contentsOf: mask)
         for (i, byte) in payload.enumerated() { frame.append(byte ^ mask[i % 4]) }
         return frame
+    }
+
+    /// Reads without blocking a thread, at most `chunk` bytes at a time and waiting `readPause` after each
+    /// (a slow reader), until the server sends a close frame or ends the connection, or `timeout` passes.
+    /// Returns the frames and whether the stream ended.
+    func readFrames(
+        untilClose timeout: Duration = .seconds(10), chunk: Int = 65536, readPause: Duration = .zero
+    ) async throws -> (frames: [(opcode: UInt8, payload: [UInt8])], ended: Bool) {
+        let deadline = ContinuousClock.now + timeout
+        var buffer = [UInt8](repeating: 0, count: chunk)
+        var frames: [(opcode: UInt8, payload: [UInt8])] = []
+        var ended = false
+        while ContinuousClock.now < deadline {
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            if count > 0 {
+                unread.append(contentsOf: buffer[0..<count])
+                let parsed = Self.frames(in: unread)
+                frames += parsed
+                unread.removeFirst(parsed.reduce(0) { $0 + Self.encodedLength(payload: $1.payload.count) })
+                if parsed.contains(where: { $0.opcode == 0x8 }) { break }
+                if readPause > .zero { try await Task.sleep(for: readPause) }
+                continue
+            }
+            if count == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                ended = true
+                break
+            }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        return (frames, ended)
+    }
+
+    /// The length on the wire of a server (unmasked) frame with `payload` bytes.
+    private static func encodedLength(payload: Int) -> Int {
+        payload + (payload < 126 ? 2 : payload < 65536 ? 4 : 10)
+    }
+
+    /// The code and reason of a close frame's payload.
+    static func closeFrame(_ payload: [UInt8]) -> (code: Int, reason: [UInt8])? {
+        guard payload.count >= 2 else { return nil }
+        return (Int(payload[0]) << 8 | Int(payload[1]), Array(payload.dropFirst(2)))
     }
 
     /// Reads everything until the server closes the socket (bounded by `limit` bytes).
