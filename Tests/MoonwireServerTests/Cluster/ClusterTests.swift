@@ -190,8 +190,10 @@ import Testing
                 try await local.say("while down", ref: "down")
                 let error = try await local.next(type: "error")
                 #expect(error["data"]?["code"] == "unavailable")
-                let metrics = try await nodes[0].http.request("GET", "/metrics")
-                #expect(metrics.text.contains("moonwire_broker_healthy 0"))
+                // The gauge follows the broker's health check (every second at most).
+                try await nodes[0].eventually("the health gauge to drop") {
+                    try await nodes[0].http.request("GET", "/metrics").text.contains("moonwire_broker_healthy 0")
+                }
 
                 try await redis.start()
                 for node in nodes {
