@@ -77,7 +77,9 @@ import Testing
             // Stopped by the CPU budget, or by the time limit first where the matcher runs slowly (debug builds).
             // Each stopped by a limit, or refused as busy while the others held the plugin.
             let failures = try await hub.failures("attacks", hook: "on_publish")
-            #expect(failures["cpu", default: 0] + failures["time", default: 0] + failures["busy", default: 0] == 4, "\(failures)")
+            // (The plain publish made meanwhile may have been refused as busy too.)
+            #expect(Set(failures.keys).isSubset(of: ["cpu", "time", "busy"]), "\(failures)")
+            #expect(failures.values.reduce(0, +) >= 4, "\(failures)")
             #expect(failures["cpu", default: 0] + failures["time", default: 0] >= 1, "\(failures)")
             let last = try #require(try await hub.plugin("attacks")?["last_runtime_error"])
             #expect(last["reason"] == "cpu" || last["reason"] == "time")
