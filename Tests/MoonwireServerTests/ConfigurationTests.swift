@@ -50,7 +50,7 @@ import Testing
     @Test(arguments: [
         ("[server]\nprot = 1", "unknown key 'server.prot' (did you mean 'server.port'?)"),
         ("[server]\nport = \"eighty\"", "server.port must be an integer"),
-        ("[server]\nport = 70000", "server.port must be between 1 and 65535"),
+        ("[server]\nport = 70000", "server.port must be between 0 and 65535"),
         ("[log]\nlevel = \"loud\"", "log.level must be one of"),
         ("[rooms]\nhistory_size = 10\nreplay_on_join = 20", "rooms.replay_on_join (20) must not exceed rooms.history_size (10)"),
         ("[server]\nallowed_origins = [\"not an origin\"]", "server.allowed_origins: 'not an origin'"),

@@ -95,7 +95,7 @@ extension ConfigurationKey {
     /// Every key the configuration file accepts.
     public static let all: [ConfigurationKey] = [
         .string("server", "host", "Address to listen on (0.0.0.0 for every interface).", \.host),
-        .int("server", "port", 1...65535, "Port for every transport and the API.", \.port),
+        .int("server", "port", 0...65535, "Port for every transport and the API (0: a free port the system picks, logged at start).", \.port),
         ConfigurationKey(
             section: "server", name: "api_key",
             help: "When set, /api/*, /trigger and /message need it (Authorization: Bearer KEY or X-API-Key: KEY). Empty: no key.",

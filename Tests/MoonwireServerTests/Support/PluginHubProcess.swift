@@ -30,21 +30,30 @@ final class PluginHubProcess: Sendable {
         for (name, source) in files {
             try source.write(toFile: (directory as NSString).appendingPathComponent(name), atomically: true, encoding: .utf8)
         }
-        let port = try freeLoopbackPort()
+        // Port 0: the hub binds a free port itself and logs it (a port picked here could be taken by
+        // another test before the hub binds it).
         var arguments = [
-            "serve", "--host", "127.0.0.1", "--port", String(port), "--log-level", "info", "--plugins", directory,
+            "serve", "--host", "127.0.0.1", "--port", "0", "--log-level", "info", "--plugins", directory,
             "--set", "server.examples_dir=", "--set", "server.shutdown_timeout=2", "--set", "plugins.watch=false",
         ]
         for setting in settings { arguments += ["--set", setting] }
         let run = try CommandRun(arguments)
-        let hub = PluginHubProcess(directory: directory, port: port, run: run)
         do {
             try await run.waitForStdout("Moonwire listening", timeout: .seconds(30))
         } catch {
-            await hub.stop()
+            run.terminate()
+            _ = try? await run.exitStatus(timeout: .seconds(15))
+            try? FileManager.default.removeItem(atPath: directory)
             throw ProbeError.unexpected("the hub did not start: \(run.stderr.suffix(3000))")
         }
-        return hub
+        guard let line = run.lines.first(where: { $0.contains("Moonwire listening") }),
+            let address = line.split(separator: " ").first(where: { $0.hasPrefix("address=") }),
+            let port = Int(address.split(separator: ":").last ?? "")
+        else {
+            run.terminate()
+            throw ProbeError.unexpected("no port in the hub's log: \(run.stdout.suffix(2000))")
+        }
+        return PluginHubProcess(directory: directory, port: port, run: run)
     }
 
     /// Stops the hub and removes its directory.
