@@ -138,7 +138,7 @@ public final class Plugin: Sendable {
         case .unreadable(let reason): what = "a value with no JSON form: \(reason)"
         case .function: what = "a function"
         case .bool(let flag): what = "\(flag)"
-        case .value(let json): what = "a \(json.kindName)"
+        case .value(let json): what = "a \(json.typeName)"
         case .none: what = "nothing"
         }
         let failure = PluginRuntimeError(
@@ -204,18 +204,4 @@ struct PluginTiming: Sendable {
     var waitForVM: Duration
     /// A call holding the VM longer than this is stuck: the version is quarantined.
     var stuckAfter: Duration
-}
-
-extension JSONValue {
-    /// "object", "array", "string", ... (for messages).
-    var kindName: String {
-        switch self {
-        case .null: "null"
-        case .bool: "boolean"
-        case .int, .double: "number"
-        case .string: "string"
-        case .array: "array"
-        case .object: "object"
-        }
-    }
 }

@@ -158,7 +158,7 @@ import Testing
         try await withPluginHub([("ping.lua", ping), ("pong.lua", pong), ("echo.lua", echo)]) { hub in
             #expect(try await hub.publish(["ball": "ping"]).status == 200)
             #expect(try await hub.publish(["n": 1], type: "echo").status == 200)
-            try await hub.eventually("both loops to be cut") {
+            try await eventually("both loops to be cut", timeout: .seconds(10)) {
                 let ping = try await hub.plugin("ping")?["publishes_dropped"]?["publish_loop"]?.intValue ?? 0
                 let pong = try await hub.plugin("pong")?["publishes_dropped"]?["publish_loop"]?.intValue ?? 0
                 let echo = try await hub.plugin("echo")?["publishes_dropped"]?["publish_loop"]?.intValue ?? 0

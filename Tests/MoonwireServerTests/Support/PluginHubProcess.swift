@@ -113,15 +113,6 @@ final class PluginHubProcess: Sendable {
         try await http.request("POST", "/api/plugins/reload")
     }
 
-    /// Waits until `condition` holds (checked every 20 ms), or fails after `timeout`.
-    func eventually(_ what: String, timeout: Duration = .seconds(10), _ condition: () async throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if try await condition() { return }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        throw ProbeError.timeout(what)
-    }
 }
 
 /// Runs `body` against a hub process with `files` as its plugins; stops it afterwards.
