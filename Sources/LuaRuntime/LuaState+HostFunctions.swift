@@ -102,9 +102,14 @@ public struct LuaCall {
         lua_toboolean(state.L, Int32(index)) != 0
     }
 
+    /// Checks that argument `index` is a function, without keeping it.
+    public func expectFunction(_ index: Int) throws(LuaCallError) {
+        guard lua_type(state.L, Int32(index)) == LUA_TFUNCTION else { throw error(index, "a function") }
+    }
+
     /// Argument `index`, a function, kept in the registry.
     public func function(_ index: Int) throws(LuaCallError) -> LuaRef {
-        guard lua_type(state.L, Int32(index)) == LUA_TFUNCTION else { throw error(index, "a function") }
+        try expectFunction(index)
         lua_pushvalue(state.L, Int32(index))
         return LuaRef(id: mw_ref(state.L))
     }

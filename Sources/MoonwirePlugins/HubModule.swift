@@ -5,7 +5,7 @@ import MoonwireCore
 /// The `hub` module plugins call. Every function works in every hook, in timers and in `on_load`.
 /// Functions that would run other plugins' hooks (publish, kick) do their work after the current call.
 enum HubModule {
-    static func install(into state: LuaState, context: PluginContext) {
+    static func install(into state: LuaState, context: PluginStateContext) {
         var functions: [(String, LuaHostFunction)] = []
         functions += messaging(context)
         functions += queries(context)
@@ -19,7 +19,7 @@ enum HubModule {
 
     // MARK: Messaging
 
-    private static func messaging(_ context: PluginContext) -> [(String, LuaHostFunction)] {
+    private static func messaging(_ context: PluginStateContext) -> [(String, LuaHostFunction)] {
         [
             ("publish", { call throws(LuaCallError) in
                 let room = try call.string(1)
@@ -63,7 +63,7 @@ enum HubModule {
 
     // MARK: Queries
 
-    private static func queries(_ context: PluginContext) -> [(String, LuaHostFunction)] {
+    private static func queries(_ context: PluginStateContext) -> [(String, LuaHostFunction)] {
         [
             ("rooms", { _ throws(LuaCallError) in
                 guard let hub = context.host.hub else { return [.json([])] }
@@ -109,7 +109,7 @@ enum HubModule {
 
     // MARK: Store
 
-    private static func storage(_ context: PluginContext) -> [(String, LuaHostFunction)] {
+    private static func storage(_ context: PluginStateContext) -> [(String, LuaHostFunction)] {
         let store = context.host.store
         /// A `ttl` is at most ten years.
         let maxTTL: ClosedRange<Double> = 0...315_360_000
@@ -153,7 +153,7 @@ enum HubModule {
 
     // MARK: Logging
 
-    private static func logging(_ context: PluginContext) -> [(String, LuaHostFunction)] {
+    private static func logging(_ context: PluginStateContext) -> [(String, LuaHostFunction)] {
         func logger(_ level: Logger.Level) -> LuaHostFunction {
             { call throws(LuaCallError) in
                 var parts: [String] = []
@@ -172,7 +172,7 @@ enum HubModule {
 
     // MARK: Timers
 
-    private static func timers(_ context: PluginContext) -> [(String, LuaHostFunction)] {
+    private static func timers(_ context: PluginStateContext) -> [(String, LuaHostFunction)] {
         func schedule(repeats: Bool) -> LuaHostFunction {
             { call throws(LuaCallError) in
                 let seconds = try call.number(1)
@@ -180,16 +180,24 @@ enum HubModule {
                     throw LuaCallError("\(call.name): interval must be between 0.01 and 604800 seconds")
                 }
                 let host = context.host
-                let active = context.pendingTimerCount + (context.plugin.map { host.timers.count(of: $0) } ?? 0)
+                let name = try call.optionalString(3)
+                let starts = context.startsTimers.load(ordering: .relaxed)
+                let active =
+                    starts ? context.pendingTimerCount + (context.plugin.map { host.timers.count(of: $0) } ?? 0) : context.skippedTimers.load(ordering: .relaxed)
                 guard active < host.options.maxTimers else {
                     throw LuaCallError(
                         "\(call.name): the plugin has its maximum of \(host.options.maxTimers) timers (plugins.max_timers); cancel one first")
                 }
+                guard starts else {
+                    // The first state of the pool ran the same code and started this timer.
+                    try call.expectFunction(2)
+                    context.skippedTimers.add(1, ordering: .relaxed)
+                    return [.int(Int64(host.timers.makeID()))]
+                }
                 let function = try call.function(2)
-                let name = try call.optionalString(3)
                 let request = PluginTimers.Request(
-                    id: context.host.timers.makeID(), function: function, interval: .milliseconds(Int64(seconds * 1000)),
-                    repeats: repeats, name: name)
+                    id: host.timers.makeID(), function: function, interval: .milliseconds(Int64(seconds * 1000)),
+                    repeats: repeats, name: name, state: context.index)
                 return [.int(Int64(context.schedule(request)))]
             }
         }

@@ -3,7 +3,8 @@ import LuaRuntime
 import MoonwireCore
 import Synchronization
 
-/// One loaded version of a plugin: its manifest, its Lua state behind a gate, and its counters.
+/// One loaded version of a plugin: its manifest, its Lua states (a pool built from the same source, each
+/// behind a gate), and its counters.
 public final class Plugin: Sendable {
     /// The plugin's name: its file's (`auth.lua`, `auth/init.lua` → `auth`).
     public let name: String
@@ -25,15 +26,13 @@ public final class Plugin: Sendable {
     let context: PluginContext
     /// How long a call waits for the VM, and how long a call may hold it before it counts as stuck.
     let timing: PluginTiming
-    private let gate: PluginVMGate
-    /// The version's Lua state, reached outside the gate only to interrupt a stuck call.
-    private nonisolated(unsafe) let state: LuaState
+    private let pool: PluginVMPool
     private let retiredFlag = Atomic<Bool>(false)
     private let quarantinedFlag = Atomic<Bool>(false)
 
     init(
         name: String, version: String, summary: String? = nil, priority: Int, source: PluginSource, hooks: Set<PluginHook>, eventTypes: [String: Bool],
-        config: JSONObject, schema: ConfigSchema, statistics: PluginStatistics, context: PluginContext, timing: PluginTiming, vm: PluginVM
+        config: JSONObject, schema: ConfigSchema, statistics: PluginStatistics, context: PluginContext, timing: PluginTiming, vms: [PluginVM]
     ) {
         self.name = name
         self.version = version
@@ -48,8 +47,7 @@ public final class Plugin: Sendable {
         self.statistics = statistics
         self.context = context
         self.timing = timing
-        self.gate = PluginVMGate(vm)
-        self.state = vm.state
+        self.pool = PluginVMPool(vms)
     }
 
     /// The settings schema as JSON (type, default, required, description per key).
@@ -73,39 +71,52 @@ public final class Plugin: Sendable {
         case failed(PluginRuntimeError)
     }
 
-    /// Calls a hook. `arguments` builds the arguments inside the lock (so prepared tables can be reused);
-    /// `hops` is the plugin hop count of the event the hook handles (for `hub.publish`).
+    /// How many Lua states the version runs (calls run in parallel, one per state).
+    public var stateCount: Int { pool.count }
+
+    /// Bytes the version's Lua states hold together.
+    public var memoryUsed: Int { pool.memoryUsed }
+
+    /// Calls a hook on a free state. `arguments` builds the arguments inside the lock (so prepared tables
+    /// can be reused); `hops` is the plugin hop count of the event the hook handles (for `hub.publish`).
     func call(_ hook: PluginHook, results: Int32 = 1, hops: Int = 0, _ arguments: (inout PluginVM) -> [LuaValue]) -> Outcome {
         call(hook, function: { $0.hooks[hook] }, results: results, hops: hops, arguments)
     }
 
-    /// Calls the function `function` picks from the VM, counting it under `hook`.
+    /// Calls the function `function` picks from a state, counting it under `hook`: on the state at index
+    /// `state` (a timer's, or one `on_load` prepares), else on any free one.
     func call(
-        _ hook: PluginHook, function: (PluginVM) -> LuaRef?, results: Int32 = 1, hops: Int = 0,
+        _ hook: PluginHook, onState state: Int? = nil, function: (PluginVM) -> LuaRef?, results: Int32 = 1, hops: Int = 0,
         _ arguments: (inout PluginVM) -> [LuaValue]
     ) -> Outcome {
         if isQuarantined { return .failed(fail(quarantined: hook)) }
         // Timed on the VM, from the arguments' conversion to the results': waiting for the VM is not counted.
         var elapsed: UInt64 = 0
-        let outcome: Outcome? = gate.withVM(waitingAtMost: timing.waitForVM) { vm in
-            if retiredFlag.load(ordering: .acquiring) { return .retired }
+        func run(_ vm: inout PluginVM) -> Outcome {
+            if self.retiredFlag.load(ordering: .acquiring) { return .retired }
             guard let ref = function(vm) else { return .done([]) }
-            context.currentHops.store(hops, ordering: .relaxed)
+            vm.context.currentHops.store(hops, ordering: .relaxed)
             let start = MonotonicClock.nanoseconds()
             defer { elapsed = MonotonicClock.nanoseconds() - start }
             let args = arguments(&vm)
             switch vm.state.call(ref, args, results: results) {
             case .success(let values): return .done(values)
-            case .failure(let error): return .failed(PluginRuntimeError(hook: hook, version: version, error))
+            case .failure(let error): return .failed(PluginRuntimeError(hook: hook, version: self.version, error))
             }
         }
+        let outcome: Outcome? =
+            if let state {
+                pool.withVM(at: state, waitingAtMost: timing.waitForVM, run)
+            } else {
+                pool.withAnyVM(waitingAtMost: timing.waitForVM) { (_, vm: inout PluginVM) in run(&vm) }
+            }
         guard let outcome else {
             // Another call held the VM for as long as a call may wait: stuck (quarantine), or just busy.
             context.hostIfAlive?.checkStuck(self)
             if isQuarantined { return .failed(fail(quarantined: hook)) }
             let failure = PluginRuntimeError(
                 hook: hook, version: version, reason: .busy,
-                message: "the plugin was busy with another call for \(timing.waitForVM) (the longest a call waits for it)")
+                message: "every state of the plugin was busy with another call for \(timing.waitForVM) (the longest a call waits for one)")
             statistics.recordFailure(failure)
             log(failure)
             return .failed(failure)
@@ -162,18 +173,19 @@ public final class Plugin: Sendable {
         host.logger.error("plugin hook failed", metadata: metadata)
     }
 
-    /// Runs `body` on the VM (for the host: unload, releasing references); `nil` when the VM stayed busy
-    /// past the time a call may take.
+    /// Runs `body` on the state at `index` (for the host: releasing references); `nil` when the state
+    /// stayed busy past the time a call may take.
     @discardableResult
-    func withVM<R>(_ body: (inout PluginVM) -> R) -> R? {
-        gate.withVM(waitingAtMost: timing.stuckAfter) { body(&$0) }
+    func withVM<R>(at index: Int, _ body: (inout PluginVM) -> R) -> R? {
+        pool.withVM(at: index, waitingAtMost: timing.stuckAfter) { body(&$0) }
     }
 
-    /// Runs `body` holding the VM and retires this version when it returns true: later calls report
-    /// `.retired`. Holding the lock makes the handover atomic with respect to calls. `nil` when the VM
-    /// stayed busy past the time a call may take (the version is stuck): nothing ran, nothing changed.
+    /// Runs `body` on the first state while holding every state, and retires this version when it
+    /// returns true: later calls report `.retired`. Holding every state makes the handover atomic with
+    /// respect to calls. `nil` when a state stayed busy past the time a call may take (the version is
+    /// stuck): nothing ran, nothing changed.
     func retire(when body: (inout PluginVM) -> Bool) -> Bool? {
-        gate.withVM(waitingAtMost: timing.stuckAfter) { vm in
+        pool.withEveryVMHeld(waitingAtMost: timing.stuckAfter) { vm in
             guard body(&vm) else { return false }
             retiredFlag.store(true, ordering: .releasing)
             return true
@@ -188,14 +200,15 @@ public final class Plugin: Sendable {
     /// Quarantines this version if a call has held its VM past `timing.stuckAfter`, and interrupts that call
     /// (Lua code stops at once; a C function when it returns); true when this call quarantined it.
     func quarantineIfStuck(now: UInt64 = MonotonicClock.nanoseconds()) -> Bool {
-        guard let busy = gate.busyFor(now: now), busy > timing.stuckAfter.nanoseconds else { return false }
+        let stuckAfter = timing.stuckAfter.nanoseconds
+        guard let busy = pool.busyFor(now: now), busy > stuckAfter else { return false }
         guard quarantinedFlag.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return false }
-        state.interrupt()
+        pool.interruptCalls(runningLongerThan: stuckAfter, now: now)
         return true
     }
 
-    /// How long the call holding the VM has run, if one does.
-    var busyFor: Duration? { gate.busyFor().map { .nanoseconds(Int64(clamping: $0)) } }
+    /// How long the longest-running call of the version has run, if one does.
+    var busyFor: Duration? { pool.busyFor().map { .nanoseconds(Int64(clamping: $0)) } }
 }
 
 /// How long a plugin call waits for its VM, and when a running call counts as stuck.

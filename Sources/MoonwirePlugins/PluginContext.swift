@@ -2,8 +2,9 @@ import LuaRuntime
 import MoonwireCore
 import Synchronization
 
-/// What one plugin version's `hub` functions act on: the host, the plugin's name, and (once loaded) the
-/// plugin itself. Timers asked for before the version is active wait here until it is.
+/// What one plugin version's `hub` functions act on (through each state's `PluginStateContext`): the
+/// host, the plugin's name, and (once loaded) the plugin itself. Timers asked for before the version is
+/// active wait here until it is.
 ///
 /// The version owns its context (through its Lua state's host functions); the context points back
 /// weakly, so that a replaced version and its Lua state are freed once its last call is over.
@@ -11,8 +12,6 @@ final class PluginContext: Sendable {
     private let hostReference: WeakHost
     /// The plugin's name (its file's).
     let name: String
-    /// The plugin hop count of the event the current call handles (`hub.publish` adds one).
-    let currentHops = Atomic<Int>(0)
     private let state = Mutex<State>(State())
 
     /// The host; it outlives every plugin call, but timers may fire after it is gone (then nothing runs).

@@ -85,8 +85,8 @@ extension PluginHost {
         }
     }
 
-    /// Hands over from `old` (if any) to `new` atomically: while the old version's lock is held, its
-    /// `on_unload` runs, the new version's `on_load(config, saved)` runs, and the plugin set is swapped.
+    /// Hands over from `old` (if any) to `new` atomically: while every state of the old version is held,
+    /// its first state's `on_unload` runs, the new version's `on_load(config, saved)` runs, and the plugin set is swapped.
     /// If the new `on_load` fails, the old version gets its state back through its own `on_load`. An old
     /// version stuck in a call is replaced without a handover.
     private func activate(_ new: Plugin, replacing old: Plugin?) throws(PluginError) {
@@ -131,13 +131,21 @@ extension PluginHost {
         new.context.activate()
     }
 
-    /// Runs a version's `on_load(config, saved)`; the error when it fails.
+    /// Runs a version's `on_load(config, saved)` in each of its states, the first state first; the error
+    /// when one fails. Only the first state's timers start: the other states asked for the same ones while
+    /// they ran the plugin's file and `on_load`. After it, every state's timers start.
     func runOnLoad(_ plugin: Plugin, saved: JSONValue?) -> PluginError? {
-        guard plugin.hooks.contains(.onLoad) else { return nil }
-        switch plugin.call(.onLoad, results: 0, { _ in [.json(.object(plugin.config)), saved.map { .json($0) } ?? .nilValue] }) {
-        case .failed(let failure): return .onLoad(plugin.name, failure.detail)
-        case .done, .retired: return nil
+        defer {
+            for index in 1..<max(1, plugin.stateCount) { _ = plugin.withVM(at: index) { $0.context.startsTimers.store(true, ordering: .relaxed) } }
         }
+        guard plugin.hooks.contains(.onLoad) else { return nil }
+        for index in 0..<plugin.stateCount {
+            let outcome = plugin.call(.onLoad, onState: index, function: { $0.hooks[.onLoad] }, results: 0) { _ in
+                [.json(.object(plugin.config)), saved.map { .json($0) } ?? .nilValue]
+            }
+            if case .failed(let failure) = outcome { return .onLoad(plugin.name, failure.detail) }
+        }
+        return nil
     }
 
     /// Unloads a plugin whose file is gone: `on_unload` runs, its timers stop, its types go.

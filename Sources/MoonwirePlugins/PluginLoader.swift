@@ -19,27 +19,8 @@ struct PluginLoader {
                 source.fileName, "\(source.path): a plugin's file (or folder) name must start with a lowercase letter and hold only a-z, 0-9, _ and -")
         }
         let context = PluginContext(host: host, name: source.fileName)
-        let state: LuaState
-        do {
-            state = try LuaState(limits: options.limits)
-        } catch {
-            throw .load(source.fileName, "cannot create a Lua state: \(error)")
-        }
-        HubModule.install(into: state, context: context)
-        let table: LuaRef
-        do {
-            guard let ref = try state.run(source: source.text, chunkName: source.path), state.type(of: ref) == .table else {
-                throw PluginError.invalid(source.fileName, "\(source.path) must return the plugin table (return { name = ..., on_publish = ... })")
-            }
-            table = ref
-        } catch let error as PluginError {
-            throw error
-        } catch let error as LuaError {
-            throw .load(source.fileName, error.detailed)
-        } catch {
-            throw .load(source.fileName, "\(error)")
-        }
-
+        let first = PluginStateContext(version: context, index: 0)
+        let (state, table) = try compile(source, context: first)
         // Manifest. A plugin is named by its file: its settings, store and timers follow the file name, so a
         // file cannot take another plugin's identity (and its secrets) by declaring its name.
         let name = source.fileName
@@ -71,6 +52,81 @@ struct PluginLoader {
         }
 
         // Hooks
+        let hooks = try readHooks(state, table, plugin: name)
+        let known = Set(PluginHook.tableHooks.map(\.rawValue) + ["name", "version", "priority", "config", "types", "description", "single_state"])
+        if let unknown = state.keys(table).first(where: { $0.hasPrefix("on_") && !known.contains($0) }) {
+            throw .invalid(name, "unknown hook '\(unknown)' (hooks: \(PluginHook.tableHooks.map(\.rawValue).joined(separator: ", ")))")
+        }
+        let singleState: Bool
+        switch state.field(table, "single_state") {
+        case .none: singleState = false
+        case .bool(let value): singleState = value
+        default: throw .invalid(name, "'single_state' must be a boolean")
+        }
+
+        // Custom event types
+        let (types, stored) = try readTypes(state, table, plugin: name)
+
+        // Settings
+        let schemaValue: JSONValue?
+        switch state.field(table, "config") {
+        case .none: schemaValue = nil
+        case .value(let value): schemaValue = value
+        default: throw .invalid(name, "'config' must be a table describing the plugin's settings")
+        }
+        let schema = try ConfigSchema.parse(schemaValue, plugin: name)
+        let config = try schema.validate(options.settings[name] ?? [:], plugin: name)
+        let stateCount = singleState ? 1 : options.resolvedStatesPerPlugin
+        var vms = [PluginVM(state: state, table: table, hooks: hooks, types: types, context: first, deliverCache: nil)]
+        for index in 1..<stateCount {
+            let stateContext = PluginStateContext(version: context, index: index)
+            let (other, otherTable) = try compile(source, context: stateContext)
+            let otherHooks = try readHooks(other, otherTable, plugin: name)
+            let (otherTypes, _) = try readTypes(other, otherTable, plugin: name)
+            guard Set(otherHooks.keys) == Set(hooks.keys), Set(otherTypes.keys) == Set(types.keys) else {
+                throw .invalid(name, "returned a different table in its second Lua state (hooks or types depend on chance): set single_state = true")
+            }
+            vms.append(PluginVM(state: other, table: otherTable, hooks: otherHooks, types: otherTypes, context: stateContext, deliverCache: nil))
+        }
+        for (index, vm) in vms.enumerated() {
+            vm.state.setModuleField("hub", "config", .json(.object(config)))
+            vm.state.setModuleField(
+                "hub", "plugin",
+                .json(["name": .string(name), "version": .string(version), "state": .int(Int64(index + 1)), "states": .int(Int64(stateCount))]))
+        }
+
+        let plugin = Plugin(
+            name: name, version: version, summary: summary, priority: priority, source: source, hooks: Set(hooks.keys), eventTypes: stored,
+            config: config, schema: schema, statistics: statistics(name), context: context, timing: options.timing, vms: vms)
+        context.attach(plugin)
+        return plugin
+    }
+
+    /// Compiles and runs the source in a fresh state with the `hub` module; the state and the plugin table.
+    private func compile(_ source: PluginSource, context: PluginStateContext) throws(PluginError) -> (LuaState, LuaRef) {
+        let state: LuaState
+        do {
+            state = try LuaState(limits: options.limits)
+        } catch {
+            throw .load(source.fileName, "cannot create a Lua state: \(error)")
+        }
+        HubModule.install(into: state, context: context)
+        do {
+            guard let ref = try state.run(source: source.text, chunkName: source.path), state.type(of: ref) == .table else {
+                throw PluginError.invalid(source.fileName, "\(source.path) must return the plugin table (return { name = ..., on_publish = ... })")
+            }
+            return (state, ref)
+        } catch let error as PluginError {
+            throw error
+        } catch let error as LuaError {
+            throw .load(source.fileName, error.detailed)
+        } catch {
+            throw .load(source.fileName, "\(error)")
+        }
+    }
+
+    /// The hook functions the plugin table defines.
+    private func readHooks(_ state: LuaState, _ table: LuaRef, plugin name: String) throws(PluginError) -> [PluginHook: LuaRef] {
         var hooks: [PluginHook: LuaRef] = [:]
         for hook in PluginHook.tableHooks {
             guard let type = state.fieldType(table, hook.rawValue), type != .nil else { continue }
@@ -79,12 +135,13 @@ struct PluginLoader {
             }
             hooks[hook] = ref
         }
-        let known = Set(PluginHook.tableHooks.map(\.rawValue) + ["name", "version", "priority", "config", "types", "description"])
-        if let unknown = state.keys(table).first(where: { $0.hasPrefix("on_") && !known.contains($0) }) {
-            throw .invalid(name, "unknown hook '\(unknown)' (hooks: \(PluginHook.tableHooks.map(\.rawValue).joined(separator: ", ")))")
-        }
+        return hooks
+    }
 
-        // Custom event types
+    /// The custom event types the plugin table registers: their functions, and whether each is stored.
+    private func readTypes(
+        _ state: LuaState, _ table: LuaRef, plugin name: String
+    ) throws(PluginError) -> ([String: (validate: LuaRef?, handle: LuaRef?)], [String: Bool]) {
         var types: [String: (validate: LuaRef?, handle: LuaRef?)] = [:]
         var stored: [String: Bool] = [:]
         if let typesRef = state.fieldRef(table, "types", ofType: .table) {
@@ -109,24 +166,6 @@ struct PluginLoader {
         } else if let type = state.fieldType(table, "types"), type != .nil {
             throw .invalid(name, "'types' must be a table")
         }
-
-        // Settings
-        let schemaValue: JSONValue?
-        switch state.field(table, "config") {
-        case .none: schemaValue = nil
-        case .value(let value): schemaValue = value
-        default: throw .invalid(name, "'config' must be a table describing the plugin's settings")
-        }
-        let schema = try ConfigSchema.parse(schemaValue, plugin: name)
-        let config = try schema.validate(options.settings[name] ?? [:], plugin: name)
-        state.setModuleField("hub", "config", .json(.object(config)))
-        state.setModuleField("hub", "plugin", .json(["name": .string(name), "version": .string(version)]))
-
-        let vm = PluginVM(state: state, table: table, hooks: hooks, types: types, deliverCache: nil)
-        let plugin = Plugin(
-            name: name, version: version, summary: summary, priority: priority, source: source, hooks: Set(hooks.keys), eventTypes: stored,
-            config: config, schema: schema, statistics: statistics(name), context: context, timing: options.timing, vm: vm)
-        context.attach(plugin)
-        return plugin
+        return (types, stored)
     }
 }

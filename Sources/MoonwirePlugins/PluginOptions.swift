@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import LuaRuntime
 import MoonwireCore
 
@@ -24,10 +29,14 @@ public struct PluginOptions: Sendable {
     public var maxPublishHops: Int
     /// How far past its deadline a call may run before its version is quarantined as stuck.
     public var stuckGrace: Duration
+    /// Lua states each plugin version runs, built from the same source: calls of one plugin run in
+    /// parallel, one per state (a plugin that declares `single_state = true` gets one). 0: one per CPU core.
+    public var statesPerPlugin: Int
 
     public init(
         directory: String = "plugins", limits: LuaLimits = LuaLimits(), passOnPublishError: Bool = false, watch: Bool = true,
-        watchInterval: Duration = .seconds(1), settings: [String: JSONObject] = [:], maxTimers: Int = 100, publishQueueBytes: Int = 4 << 20, maxPublishHops: Int = 8, stuckGrace: Duration = .seconds(1)
+        watchInterval: Duration = .seconds(1), settings: [String: JSONObject] = [:], maxTimers: Int = 100, publishQueueBytes: Int = 4 << 20, maxPublishHops: Int = 8, stuckGrace: Duration = .seconds(1),
+        statesPerPlugin: Int = 0
     ) {
         self.directory = directory
         self.limits = limits
@@ -39,6 +48,13 @@ public struct PluginOptions: Sendable {
         self.publishQueueBytes = publishQueueBytes
         self.maxPublishHops = maxPublishHops
         self.stuckGrace = stuckGrace
+        self.statesPerPlugin = statesPerPlugin
+    }
+
+    /// The states each plugin version runs: `statesPerPlugin`, or one per online CPU core when it is 0.
+    var resolvedStatesPerPlugin: Int {
+        if statesPerPlugin > 0 { return statesPerPlugin }
+        return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
     }
 
     /// How long calls wait for a plugin's VM (its call timeout; 1 s without one), and when a call holding

@@ -12,12 +12,15 @@ final class PluginTimers: Sendable {
         let interval: Duration
         let repeats: Bool
         let name: String?
+        /// The index of the Lua state that holds `function` (the timer runs there).
+        let state: Int
     }
 
     private struct Running {
         let plugin: Plugin
         let task: Task<Void, Never>
         let function: LuaRef
+        let state: Int
     }
 
     let clock: any HubClock
@@ -53,19 +56,19 @@ final class PluginTimers: Sendable {
                 // The next beat keeps the schedule; after a late wake-up it is counted from now (no burst).
                 next = max(next &+ interval, clock.now())
                 if let key, request.repeats { self?.schedules.withLock { $0[key] = next } }
-                let outcome = plugin.call(.timer, function: { _ in request.function }, results: 0) { _ in [] }
+                let outcome = plugin.call(.timer, onState: request.state, function: { _ in request.function }, results: 0) { _ in [] }
                 if case .retired = outcome { return }
                 if !request.repeats { break }
             }
             self?.finished(request.id)
         }
-        running.withLock { $0[request.id] = Running(plugin: plugin, task: task, function: request.function) }
+        running.withLock { $0[request.id] = Running(plugin: plugin, task: task, function: request.function, state: request.state) }
         if let key { schedules.withLock { $0[key] = first } }
     }
 
     private func finished(_ id: Int) {
         guard let timer = running.withLock({ $0.removeValue(forKey: id) }) else { return }
-        timer.plugin.withVM { $0.state.release(timer.function) }
+        timer.plugin.withVM(at: timer.state) { $0.state.release(timer.function) }
     }
 
     /// Cancels one timer of `plugin`; returns whether it existed.

@@ -1,12 +1,14 @@
 import LuaRuntime
 import MoonwireCore
 
-/// A plugin version's Lua state and the references into it. Only touched under the plugin's lock.
+/// One Lua state of a plugin version and the references into it. Only touched under its gate's lock.
 struct PluginVM {
     let state: LuaState
     let table: LuaRef
     var hooks: [PluginHook: LuaRef]
     var types: [String: (validate: LuaRef?, handle: LuaRef?)]
+    /// What the state's `hub` functions act on.
+    let context: PluginStateContext
     /// The event last prepared for `on_deliver`, reused for every recipient of one fan-out.
     var deliverCache: (room: String?, id: EventID?, ephemeralID: String, ref: LuaRef)?
 

@@ -6,7 +6,7 @@ import Darwin
 import MoonwireCore
 import Synchronization
 
-/// A plugin version's VM and the lock that serialises every touch of it. A caller waits for the VM for a
+/// One Lua state of a plugin version (a `PluginVM`) and the lock that serialises every touch of it. A caller waits for the VM for a
 /// bounded time only, and the gate knows since when the call holding it has been running, so that a call
 /// stuck past its deadline can be told from a busy plugin.
 final class PluginVMGate: @unchecked Sendable {
@@ -30,13 +30,28 @@ final class PluginVMGate: @unchecked Sendable {
     /// Runs `body` on the VM; waits at most `wait` for it (`nil`: as long as it takes). `nil` when the VM
     /// stayed busy that long.
     func withVM<R>(waitingAtMost wait: Duration?, _ body: (inout PluginVM) -> R) -> R? {
-        guard lock(waitingAtMost: wait) else { return nil }
-        busySince.store(MonotonicClock.nanoseconds(), ordering: .releasing)
-        defer {
-            busySince.store(0, ordering: .releasing)
-            pthread_mutex_unlock(mutex)
-        }
+        guard acquire(waitingAtMost: wait) else { return nil }
+        defer { release() }
         return body(&vm)
+    }
+
+    /// Takes the VM (waiting at most `wait`, `nil`: as long as it takes); false when it stayed busy.
+    /// Each successful `acquire` is paired with a `release`; `withAcquiredVM` reaches the VM in between.
+    func acquire(waitingAtMost wait: Duration?) -> Bool {
+        guard lock(waitingAtMost: wait) else { return false }
+        busySince.store(MonotonicClock.nanoseconds(), ordering: .releasing)
+        return true
+    }
+
+    /// Gives back the VM taken by `acquire`.
+    func release() {
+        busySince.store(0, ordering: .releasing)
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// Runs `body` on the VM, which the caller holds through `acquire`.
+    func withAcquiredVM<R>(_ body: (inout PluginVM) -> R) -> R {
+        body(&vm)
     }
 
     /// Nanoseconds the call holding the VM has run, or `nil` while the VM is free.
@@ -49,6 +64,7 @@ final class PluginVMGate: @unchecked Sendable {
     private func lock(waitingAtMost wait: Duration?) -> Bool {
         if pthread_mutex_trylock(mutex) == 0 { return true }
         guard let wait else { return pthread_mutex_lock(mutex) == 0 }
+        guard wait > .zero else { return false }
         var deadline = timespec()
         clock_gettime(CLOCK_REALTIME, &deadline)
         let nanoseconds = Int(deadline.tv_nsec) + Int(clamping: wait.nanoseconds % 1_000_000_000)

@@ -167,10 +167,12 @@ public final class SQLiteBroker: Broker {
             }
             let sink = self.sink.withLock { $0 }
             for item in batch {
-                _ = table.withStream(item.event.roomID ?? "", create: true) { stream in
-                    stream.appendStored(item.event)
-                    sink?.deliver(item.event)
-                }
+                table.append(
+                    item.event.roomID ?? "",
+                    { stream in
+                        stream.appendStored(item.event)
+                        return item.event
+                    }, deliver: { sink?.deliver($0) })
                 item.continuation.resume(returning: item.event)
             }
             await trimIfDue()

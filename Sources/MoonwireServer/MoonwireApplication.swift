@@ -108,7 +108,8 @@ public struct MoonwireApplication: Sendable {
                     settings: configuration.pluginSettings,
                     maxTimers: configuration.pluginMaxTimers,
                     publishQueueBytes: configuration.pluginPublishQueueBytes,
-                    maxPublishHops: configuration.pluginMaxPublishHops),
+                    maxPublishHops: configuration.pluginMaxPublishHops,
+                    statesPerPlugin: configuration.pluginStates == 0 ? System.coreCount : configuration.pluginStates),
                 store: store, metricsFactory: factory, logger: pluginLogger, clock: clock)
         }
         self.plugins = host

@@ -8,7 +8,7 @@ import Testing
     /// Loads a plugin whose on_load stores the result of `expression` under "result".
     func evaluate(_ expression: String, settings: JSONObject = [:]) throws -> JSONValue? {
         let fixture = PluginFixture(
-            ["probe.lua": "return { name = 'probe', config = { secret = { type = 'string', default = 's3cret' } }, on_load = function(config) hub.store.set('result', (function() \(expression) end)()) end }"],
+            ["probe.lua": "return { name = 'probe', config = { secret = { type = 'string', default = 's3cret' } }, on_load = function(config) if hub.plugin.state == 1 then hub.store.set('result', (function() \(expression) end)()) end end }"],
             settings: ["probe": settings])
         let report = fixture.reload()
         if let failure = report.failed.first { throw LuaCallError(failure.message) }

@@ -20,6 +20,8 @@ final class PluginFixture: Sendable {
         directory = NSTemporaryDirectory() + "moonwire-plugins-" + RandomID.token(length: 10)
         try! FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var options = PluginOptions(directory: directory, limits: limits, passOnPublishError: passOnPublishError, watch: false, settings: settings)
+        // Two states per plugin on every machine, so that every test also runs the pool.
+        options.statesPerPlugin = 2
         configure(&options)
         host = PluginHost(options: options, store: PluginStore(clock: clock), clock: clock)
         hub = Hub(configuration: HubConfiguration(), broker: MemoryBroker(historySize: 100), hooks: host, clock: clock)
@@ -41,6 +43,18 @@ final class PluginFixture: Sendable {
 
     @discardableResult
     func reload() -> ReloadReport { host.reload(trigger: "test") }
+
+    /// Runs a message through the plugins' `on_publish` chain on a thread of its own, not one of the few
+    /// threads Swift's tasks share: a call that spins (on purpose) cannot starve the rest of the test run.
+    func publishOnOwnThread(_ data: JSONValue, from user: String = "alice") async -> PublishDecision {
+        let host = self.host
+        let event = Event(type: .message, userID: user, roomID: "general", data: data)
+        return await withCheckedContinuation { continuation in
+            Thread {
+                continuation.resume(returning: host.filterPublish(event, from: PublisherInfo(connection: nil, transport: .webSocket, userID: user)))
+            }.start()
+        }
+    }
 
     /// Waits until `condition` holds (checked every 5 ms), or fails after `timeout` (generous: the machine may be busy).
     func eventually(_ what: String, timeout: Duration = .seconds(10), _ condition: () throws -> Bool) async throws {

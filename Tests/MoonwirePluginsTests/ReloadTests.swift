@@ -7,7 +7,7 @@ import Testing
 @Suite struct ReloadTests {
     static let counter = """
         local count = 0
-        return { name = "counter", version = "VERSION",
+        return { name = "counter", version = "VERSION", single_state = true,
           on_load = function(config, saved) if saved ~= hub.null and saved then count = saved.count end end,
           on_unload = function() return { count = count } end,
           on_publish = function(ctx, event) count = count + 1 event.data.count = count event.data.version = "VERSION" return event end }
@@ -105,9 +105,10 @@ import Testing
     }
 
     @Test func theStoreSurvivesReloads() async throws {
-        let fixture = PluginFixture(["keep.lua": "return { name = 'keep', on_load = function() hub.store.incr('loads') end }"])
+        // on_load runs in each of the plugin's states: the first one counts.
+        let fixture = PluginFixture(["keep.lua": "return { name = 'keep', on_load = function() if hub.plugin.state == 1 then hub.store.incr('loads') end end }"])
         fixture.reload()
-        fixture.write("keep.lua", "return { name = 'keep', version = '2', on_load = function() hub.store.incr('loads') end }")
+        fixture.write("keep.lua", "return { name = 'keep', version = '2', on_load = function() if hub.plugin.state == 1 then hub.store.incr('loads') end end }")
         fixture.reload()
         #expect(try fixture.host.store.get("keep", "loads") == 2)
     }

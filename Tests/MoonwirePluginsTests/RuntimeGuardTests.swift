@@ -21,13 +21,18 @@ import Testing
                       return event
                     end }
                     """
-            ], limits: limits, configure: { $0.stuckGrace = .milliseconds(200) })
+            ],
+            limits: limits,
+            configure: {
+                $0.stuckGrace = .milliseconds(200)
+                $0.statesPerPlugin = 1  // with one state, the stuck call holds the whole plugin
+            })
         #expect(fixture.reload().succeeded)
         let original = try #require(fixture.host.plugins.first)
         let alice = try await fixture.connect("alice")
         let bob = try await fixture.connect("bob")
 
-        let stuck = Task { await fixture.send(alice, .message, data: ["stuck": true]) }
+        let stuck = Task { await fixture.publishOnOwnThread(["stuck": true]) }
         try await fixture.eventually("the stuck call to start") { original.busyFor != nil }
         // Another call does not wait for it forever: it gives up after the call timeout, as busy.
         #expect(await fixture.send(alice, .message, data: ["message": "meanwhile"])?.code == .rejected)

@@ -345,13 +345,15 @@ private let missingRequiredSetting = """
     }
     """
 
-/// Counts messages in a Lua local handed from version to version, and in hub.store.
+/// Counts messages in a Lua local handed from version to version (one state: the local is shared by
+/// every call), and in hub.store.
 private func counterPlugin(_ version: String, failOnLoad: Bool = false) -> String {
     """
     local count = 0
     return {
       name = "counter",
       version = "\(version)",
+      single_state = true,
       on_load = function(config, saved)
         if type(saved) == "table" and type(saved.count) == "number" then count = saved.count end
         \(failOnLoad ? "error(\"cannot start\")" : "")

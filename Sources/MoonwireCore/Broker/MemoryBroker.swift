@@ -28,7 +28,8 @@ public final class MemoryBroker: Broker {
         publishNow(event, store: store)
     }
 
-    /// Publishes without suspending: stores, then delivers while the room is locked, so the sink sees ids in order.
+    /// Publishes without suspending: stores, then delivers once the room's lock is released, in the order
+    /// the room stored its events (another publisher to the room may deliver it).
     @discardableResult
     public func publishNow(_ event: Event, store: Bool) -> Event {
         let sink = self.sink.withLock { $0 }
@@ -36,11 +37,7 @@ public final class MemoryBroker: Broker {
             sink?.deliver(event)
             return event
         }
-        return table.withStream(room, create: true) { stream in
-            let stored = stream.append(event)
-            sink?.deliver(stored)
-            return stored
-        }!
+        return table.append(room, { $0.append(event) }, deliver: { sink?.deliver($0) })
     }
 
     public func history(room: String, _ request: HistoryRequest) async throws -> HistoryPage {

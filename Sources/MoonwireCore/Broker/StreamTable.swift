@@ -10,7 +10,12 @@ import Synchronization
 ///   in the room keep increasing and a resume from before it is told of the gap. Past
 ///   `Limits.maxForgottenRooms` remembered rooms the oldest are folded into one floor for every room.
 ///
-/// Locks are taken in this order only: the table, then a stream, then the eviction order.
+/// - Stored events are handed to subscribers after the stream's lock is released, in the order the room
+///   stored them (`append`): no lock of the table is held while a delivery runs (and plugins' `on_deliver`
+///   filters with it).
+///
+/// Locks are taken in this order only: the table, then a stream, then the eviction order or the stream's
+/// outbox.
 package final class StreamTable: Sendable {
     package struct Limits: Sendable {
         /// Events kept per room.
@@ -94,19 +99,39 @@ package final class StreamTable: Sendable {
     /// Runs `body` on the room's stream under its lock (creating the stream if `create`), then keeps the
     /// byte count, the eviction order and the cap. `nil` when the room has no stream and `create` is false.
     package func withStream<T>(_ room: String, create: Bool, _ body: (inout RoomStream) -> T) -> T? {
+        withBox(room, create: create) { _, stream in body(&stream) }?.result
+    }
+
+    /// Stores an event in the room's stream with `store` (which returns it as stored, with its id), then
+    /// hands it to `deliver` once the stream's lock is released. Deliveries of one room run one at a time
+    /// and in the order the room stored its events: when another caller is delivering the room's events,
+    /// it delivers this one too, and `append` returns at once.
+    @discardableResult
+    package func append(_ room: String, _ store: (inout RoomStream) -> Event, deliver: (Event) -> Void) -> Event {
+        let (box, stored) = withBox(room, create: true) { box, stream -> Event in
+            let stored = store(&stream)
+            box.outbox.withLock { $0.events.append(stored) }
+            return stored
+        }!
+        box.drainOutbox(deliver)
+        return stored
+    }
+
+    /// Runs `body` on the room's stream box under the stream's lock, then keeps the accounts and the cap.
+    private func withBox<T>(_ room: String, create: Bool, _ body: (StreamBox, inout RoomStream) -> T) -> (box: StreamBox, result: T)? {
         while true {
             guard let box = create ? streamBox(creating: room) : streams.withLock({ $0[room] }) else { return nil }
             let outcome = box.state.withLock { state -> T? in
                 guard !state.forgotten else { return nil }
                 let before = (bytes: state.stream.bytes, count: state.stream.count, head: state.stream.head)
-                let result = body(&state.stream)
+                let result = body(box, &state.stream)
                 account(box, &state, bytesBefore: before.bytes, countBefore: before.count, headBefore: before.head)
                 return result
             }
             // A stream forgotten between the lookup and the lock: look it up again (a new one, or none).
             guard let outcome else { continue }
             enforceCap()
-            return outcome
+            return (box, outcome)
         }
     }
 
@@ -224,14 +249,45 @@ private final class StreamBox: Sendable {
         var forgotten = false
     }
 
+    /// Stored events waiting to be delivered, in the order they were stored; `draining` while a caller
+    /// delivers them.
+    struct Outbox {
+        var events: [Event] = []
+        var draining = false
+    }
+
     let room: String
     let state: Mutex<State>
+    let outbox = Mutex(Outbox())
     /// The oldest retained id (`Int64.max` when none), readable without the lock.
     let oldest = Atomic<Int64>(.max)
 
     init(room: String, stream: RoomStream) {
         self.room = room
         self.state = Mutex(State(stream: stream))
+    }
+
+    /// Delivers what the outbox holds, in order, without holding a lock during a delivery; returns at once
+    /// when another caller is delivering (it takes the events queued meanwhile too).
+    func drainOutbox(_ deliver: (Event) -> Void) {
+        let claimed = outbox.withLock { outbox -> Bool in
+            guard !outbox.draining else { return false }
+            outbox.draining = true
+            return true
+        }
+        guard claimed else { return }
+        while true {
+            let batch = outbox.withLock { outbox -> [Event] in
+                guard !outbox.events.isEmpty else {
+                    outbox.draining = false
+                    return []
+                }
+                defer { outbox.events.removeAll(keepingCapacity: true) }
+                return outbox.events
+            }
+            guard !batch.isEmpty else { return }
+            for event in batch { deliver(event) }
+        }
     }
 }
 

@@ -58,6 +58,8 @@ struct PluginEndpoints: Sendable {
             entry["quarantined"] = .bool(plugin.isQuarantined)
             entry["timers"] = .int(Int64(host.timerCount(of: plugin.name)))
             entry["quarantines"] = .int(Int64(plugin.statistics.quarantines))
+            entry["states"] = .int(Int64(plugin.stateCount))
+            entry["memory_bytes"] = .int(Int64(plugin.memoryUsed))
             let dropped = plugin.statistics.droppedPublishes.sorted { $0.key.rawValue < $1.key.rawValue }
             entry["publishes_dropped"] = .object(JSONObject(dropped.map { ($0.key.rawValue, .int(Int64($0.value))) }))
             return .object(entry)

@@ -61,6 +61,8 @@ public struct ServerConfiguration: Sendable {
     /// Longest chain of plugin publishes (an event published by a plugin handling an event published by a
     /// plugin ...); longer chains are dropped.
     public var pluginMaxPublishHops = 8
+    /// Lua states per plugin version (0: one per event-loop thread, that is per CPU core).
+    public var pluginStates = 0
     /// Directory served under `/examples` (the example pages), if it exists.
     public var examplesDirectory = "examples"
     /// Each plugin's settings, from the `[plugins.NAME]` tables of the configuration file.
