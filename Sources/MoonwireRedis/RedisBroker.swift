@@ -87,7 +87,7 @@ public final class RedisBroker: Broker {
         commandsBox.withLock { $0 = commands }
         self.commands = commands
         let subscriptions = RedisSubscriptions(
-            keys: keys, linger: options.linger, logger: logger,
+            keys: keys, linger: options.linger, logger: logger, lanes: FanoutLanes(group: MultiThreadedEventLoopGroup.singleton),
             catchUpRead: { room, after in
                 guard let commands = commandsBox.withLock({ $0 }) else { return [] }
                 // The subscriber may be back before the command connection.
@@ -335,6 +335,7 @@ public final class RedisBroker: Broker {
             "node_id": .string(options.nodeID),
             "connected": .bool(commandsUp),
             "subscriber_connected": .bool(subscriberUp),
+            "fanout_pending": .int(Int64(subscriptions.lanes.pendingCount)),
             "reconnects": .int(Int64(max(0, commands.connects - 1))),
             "subscribed_rooms": .int(Int64(subscriptions.roomCount)),
             "publishes_refused": .int(Int64(refused.load(ordering: .relaxed))),

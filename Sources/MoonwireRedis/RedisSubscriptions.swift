@@ -8,9 +8,9 @@ import Synchronization
 /// - Interest is counted (`acquire`/`release`): the first subscribes the room's channel and waits for
 ///   Redis to confirm, so history read afterwards overlaps live events; the room is unsubscribed once it
 ///   has had no interest for `linger` (a long-poll client polling again soon finds it still subscribed).
-/// - Every delivery happens on the subscriber connection's event loop (one thread), so a room's events
-///   reach the sink in the order Redis published them; a stored event not newer than the last one
-///   delivered is dropped.
+/// - Events are read on the subscriber connection's event loop (one thread) and delivered on `FanoutLanes`
+///   (a room always on the same lane), so rooms are delivered in parallel and a room's events reach the
+///   sink in the order Redis published them; a stored event not newer than the last one delivered is dropped.
 /// - After a reconnect each room catches up from its stream: events published while the subscriber was
 ///   away are read and delivered first, the live ones that arrive meanwhile held back until then.
 final class RedisSubscriptions: Sendable {
@@ -40,13 +40,15 @@ final class RedisSubscriptions: Sendable {
     private let logger: Logger
     private let state = Mutex(State())
     private let sink = Mutex<(any BrokerSink)?>(nil)
+    let lanes: FanoutLanes
     /// Reads a room's stream after an id (`nil`: its newest events), for catching up.
     private let catchUpRead: @Sendable (String, EventID?) async throws -> [Event]
 
     init(
-        keys: RedisKeys, linger: Duration, confirmTimeout: Duration = .seconds(2), logger: Logger,
+        keys: RedisKeys, linger: Duration, confirmTimeout: Duration = .seconds(2), logger: Logger, lanes: FanoutLanes,
         catchUpRead: @escaping @Sendable (String, EventID?) async throws -> [Event]
     ) {
+        self.lanes = lanes
         self.keys = keys
         self.linger = linger
         self.confirmTimeout = confirmTimeout
@@ -210,7 +212,7 @@ final class RedisSubscriptions: Sendable {
             }
             return Self.accept(event, into: &entry)
         }
-        if deliver { sink.withLock { $0 }?.deliver(event) }
+        if deliver, let sink = sink.withLock({ $0 }) { lanes.deliver([event], room: room, to: sink) }
     }
 
     /// Whether `event` is new to the room (stored events: newer than the last delivered), noting it.
@@ -262,6 +264,6 @@ final class RedisSubscriptions: Sendable {
         }
         guard !deliveries.isEmpty, let sink = sink.withLock({ $0 }) else { return }
         logger.debug("caught up after reconnecting", metadata: ["room": "\(room)", "events": "\(deliveries.count)"])
-        for event in deliveries { sink.deliver(event) }
+        lanes.deliver(deliveries, room: room, to: sink)
     }
 }

@@ -5,7 +5,8 @@ import MoonwirePlugins
 
 extension PluginsCommand {
     /// `moonwire plugins bench [DIR]`: what each publish and delivery costs in the plugins of a folder,
-    /// measured in this process on one thread (no server, no network, no waiting for the plugin's VM).
+    /// measured in this process on one thread (no server, no network, no waiting for the plugin's VM); with
+    /// `--threads`, also how many calls per second several threads get through together.
     struct Bench: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Time the plugins' on_publish chain and on_deliver filters per call (median, p99, mean), in process.",
@@ -13,7 +14,7 @@ extension PluginsCommand {
                 Loads the folder as the hub would, then calls the on_publish chain and the on_deliver filters \
                 --calls times each with one message event (data: {"text", "pad"} of --payload bytes) from an HTTP \
                 publisher, to a WebSocket recipient in the room (the same event each time, as in a fan-out). Prints \
-                the time of each call through the hub's hooks: the whole chain, every plugin that has the hook.
+                the time of each call through the hub's hooks: the whole chain, every plugin that has the hook.                 With --threads N (N > 1), then runs the same calls from 1 and from N threads at once and prints                 the calls per second of each and their ratio: with a plugin's calls spread over its Lua states                 (--states), N threads get through up to N times as many.
                 """)
 
         @Argument(help: "The plugins folder.")
@@ -28,11 +29,17 @@ extension PluginsCommand {
         @Option(name: .customLong("evict-mib"), help: "Between calls, write this many MiB (0: none) to push the plugins' state out of the CPU caches, as a busy hub's other work does (8: past this machine's L2; 64: past its L3). Use fewer --calls.")
         var evictMiB = 0
 
+        @Option(help: "Threads calling at once for the throughput run (1: no throughput run).")
+        var threads = 1
+
+        @Option(help: "Lua states per plugin (plugins.states; 0: one per CPU core).")
+        var states = 0
+
         @Flag(help: "JSON output.")
         var json = false
 
         func run() async throws {
-            let host = PluginHost(options: PluginOptions(directory: directory, watch: false))
+            let host = PluginHost(options: PluginOptions(directory: directory, watch: false, statesPerPlugin: states))
             let hub = Hub(configuration: HubConfiguration(), broker: MemoryBroker(historySize: 100), hooks: host)
             host.attach(hub)
             let report = host.reload(trigger: "bench")
@@ -53,16 +60,42 @@ extension PluginsCommand {
             let publish = Self.time(calls, between: evict) { _ in _ = host.filterPublish(event, from: publisher) }
             let deliver = host.filtersDelivery
                 ? Self.time(calls, between: evict) { _ in _ = host.filterDelivery(stored, to: recipient) } : nil
+            var throughput: [(hook: String, single: Double, parallel: Double)] = []
+            if threads > 1 {
+                throughput.append(("on_publish", Self.callsPerSecond(calls, threads: 1) { _ = host.filterPublish(event, from: publisher) },
+                    Self.callsPerSecond(calls, threads: threads) { _ = host.filterPublish(event, from: publisher) }))
+                if host.filtersDelivery {
+                    throughput.append(("on_deliver", Self.callsPerSecond(calls, threads: 1) { _ = host.filterDelivery(stored, to: recipient) },
+                        Self.callsPerSecond(calls, threads: threads) { _ = host.filterDelivery(stored, to: recipient) }))
+                }
+            }
+            let stateCounts = host.plugins.map { "\($0.name)=\($0.stateCount)" }.joined(separator: ", ")
             if json {
                 var object: JSONObject = ["plugins": .array(loaded.map { .string($0) }), "calls": .int(Int64(calls)), "evict_mib": .int(Int64(evictMiB))]
                 object["on_publish"] = publish.json
                 object["on_deliver"] = deliver?.json ?? .null
+                object["states"] = .object(JSONObject(host.plugins.map { ($0.name, .int(Int64($0.stateCount))) }))
+                if threads > 1 {
+                    object["threads"] = .int(Int64(threads))
+                    object["throughput"] = .object(JSONObject(throughput.map {
+                        ($0.hook, ["calls_per_second_1_thread": .double($0.single), "calls_per_second": .double($0.parallel), "ratio": .double($0.parallel / $0.single)])
+                    }))
+                }
                 print(JSONWriter.string(.object(object)))
             } else {
                 print("plugins: \(loaded.isEmpty ? "(none)" : loaded.joined(separator: ", ")); \(calls) calls per hook, one thread\(evictMiB > 0 ? ", \(evictMiB) MiB written between calls" : "")")
                 print("hook        median µs  p99 µs  mean µs")
                 print(publish.line("on_publish"))
                 if let deliver { print(deliver.line("on_deliver")) } else { print("on_deliver  (no filter)") }
+                if threads > 1 {
+                    print("\nthroughput, \(calls) calls per run; Lua states: \(stateCounts)")
+                    print("hook        1 thread calls/s  \(threads) threads calls/s  ratio")
+                    for row in throughput {
+                        print(
+                            row.hook.padding(toLength: 12, withPad: " ", startingAt: 0)
+                                + String(format: "%16.0f  %17.0f  %5.2f", row.single, row.parallel, row.parallel / row.single))
+                    }
+                }
             }
         }
 
@@ -92,6 +125,24 @@ extension PluginsCommand {
                 times.append(MonotonicClock.nanoseconds() - start)
             }
             return Timing(sorted: times.sorted())
+        }
+
+        /// Calls `body` `count` times in all, spread over `threads` threads started together; calls per second.
+        static func callsPerSecond(_ count: Int, threads: Int, _ body: @escaping @Sendable () -> Void) -> Double {
+            for _ in 0..<max(1, count / 10) { body() }
+            let perThread = max(1, count / max(1, threads))
+            let group = DispatchGroup()
+            let start = MonotonicClock.nanoseconds()
+            for _ in 0..<threads {
+                group.enter()
+                Thread {
+                    for _ in 0..<perThread { body() }
+                    group.leave()
+                }.start()
+            }
+            group.wait()
+            let seconds = Double(MonotonicClock.nanoseconds() - start) / 1e9
+            return Double(perThread * threads) / seconds
         }
 
         /// Writes `megabytes` MiB, pushing the plugin's state out of the caches that are smaller.
