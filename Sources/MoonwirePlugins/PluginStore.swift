@@ -118,14 +118,13 @@ public final class PluginStore: PluginKeyValueStore {
     public func increment(_ plugin: String, _ key: String, by delta: JSONValue, ttl: Double? = nil) throws(PluginStoreError) -> JSONValue {
         let now = clock.now()
         return try namespaces.withLock { namespaces throws(PluginStoreError) -> JSONValue in
-            var namespace = namespaces[plugin] ?? Namespace()
-            defer { namespaces[plugin] = namespace }
-            var current = namespace.entries[key]
+            var current = namespaces[plugin]?.entries[key]
             if let expires = current?.expires, expires <= now { current = nil }
             let next = try Self.sum(current?.value, delta)
             let expires = current?.expires ?? Self.expiry(ttl, now: now)
             let entry = Entry(value: next, expires: expires, size: key.utf8.count + JSONWriter.bytes(next).count)
-            try store(entry, key, in: &namespace, now: now)
+            // Changed in place: a copy of the namespace would copy every key of it.
+            try store(entry, key, in: &namespaces[plugin, default: Namespace()], now: now)
             return next
         }
     }

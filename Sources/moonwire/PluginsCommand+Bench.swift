@@ -20,7 +20,7 @@ extension PluginsCommand {
         @Argument(help: "The plugins folder.")
         var directory = "plugins"
 
-        @Option(help: "Calls per hook.")
+        @Option(help: "Calls per hook (and per throughput run).")
         var calls = 100_000
 
         @Option(help: "Bytes of padding in the event's data.")
@@ -62,11 +62,13 @@ extension PluginsCommand {
                 ? Self.time(calls, between: evict) { _ in _ = host.filterDelivery(stored, to: recipient) } : nil
             var throughput: [(hook: String, single: Double, parallel: Double)] = []
             if threads > 1 {
-                throughput.append(("on_publish", Self.callsPerSecond(calls, threads: 1) { _ = host.filterPublish(event, from: publisher) },
-                    Self.callsPerSecond(calls, threads: threads) { _ = host.filterPublish(event, from: publisher) }))
+                // Publishers of many users, as in a busy hub: per-user keys (rate limits) spread, and fit the store quota.
+                let publishers = (0..<8_000).map { PublisherInfo(connection: nil, transport: .http, userID: "bench\($0)") }
+                let publishOne: @Sendable (Int) -> Void = { _ = host.filterPublish(event, from: publishers[$0 % publishers.count]) }
+                throughput.append(("on_publish", Self.callsPerSecond(calls, threads: 1, publishOne), Self.callsPerSecond(calls, threads: threads, publishOne)))
                 if host.filtersDelivery {
-                    throughput.append(("on_deliver", Self.callsPerSecond(calls, threads: 1) { _ = host.filterDelivery(stored, to: recipient) },
-                        Self.callsPerSecond(calls, threads: threads) { _ = host.filterDelivery(stored, to: recipient) }))
+                    let deliverOne: @Sendable (Int) -> Void = { _ in _ = host.filterDelivery(stored, to: recipient) }
+                    throughput.append(("on_deliver", Self.callsPerSecond(calls, threads: 1, deliverOne), Self.callsPerSecond(calls, threads: threads, deliverOne)))
                 }
             }
             let stateCounts = host.plugins.map { "\($0.name)=\($0.stateCount)" }.joined(separator: ", ")
@@ -127,16 +129,17 @@ extension PluginsCommand {
             return Timing(sorted: times.sorted())
         }
 
-        /// Calls `body` `count` times in all, spread over `threads` threads started together; calls per second.
-        static func callsPerSecond(_ count: Int, threads: Int, _ body: @escaping @Sendable () -> Void) -> Double {
-            for _ in 0..<max(1, count / 10) { body() }
+        /// Calls `body` `count` times in all (with the call's index), spread over `threads` threads started
+        /// together; calls per second.
+        static func callsPerSecond(_ count: Int, threads: Int, _ body: @escaping @Sendable (Int) -> Void) -> Double {
+            for index in 0..<max(1, count / 10) { body(index) }
             let perThread = max(1, count / max(1, threads))
             let group = DispatchGroup()
             let start = MonotonicClock.nanoseconds()
-            for _ in 0..<threads {
+            for thread in 0..<threads {
                 group.enter()
                 Thread {
-                    for _ in 0..<perThread { body() }
+                    for index in 0..<perThread { body(thread * perThread + index) }
                     group.leave()
                 }.start()
             }
