@@ -132,6 +132,10 @@ extension LuaState {
         guard let L, let context else { return -2 }
         let state = Unmanaged<LuaState>.fromOpaque(context).takeUnretainedValue()
         guard functionID >= 0, Int(functionID) < state.hostFunctions.count else { return -2 }
+        // Called from a coroutine: its arguments are on its own stack, and so go its results.
+        let caller = state.L
+        state.L = L
+        defer { state.L = caller }
         let entry = state.hostFunctions[Int(functionID)]
         let call = LuaCall(state: state, name: entry.name)
         let results: [LuaValue]

@@ -8,7 +8,11 @@ import MoonwireCore
 /// protected (errors come back as `LuaError` with a traceback), and Lua errors are raised only from C,
 /// never through a Swift frame. A state is not thread-safe: its owner serialises access.
 public final class LuaState {
-    let L: OpaquePointer
+    /// The thread the state's functions work on: the main thread, or, while a host function runs, the
+    /// coroutine that called it (its arguments and results are on that thread's stack).
+    var L: OpaquePointer
+    /// The state's main thread.
+    let mainThread: OpaquePointer
     let limits: UnsafeMutablePointer<mw_limits>
     /// Swift functions callable from Lua, by id.
     var hostFunctions: [HostFunctionEntry] = []
@@ -34,6 +38,7 @@ public final class LuaState {
             throw .limit(.memory, location: "", traceback: "")
         }
         self.L = state
+        self.mainThread = state
         LuaState.installDispatcher()
         apply(limits)
         if mw_open_sandbox(L) != LUA_OK {
@@ -46,7 +51,7 @@ public final class LuaState {
     }
 
     deinit {
-        mw_close(L)
+        mw_close(mainThread)
         limits.deallocate()
     }
 
@@ -65,7 +70,7 @@ public final class LuaState {
     /// Stops the running call at its next Lua instruction (it fails with the time limit). Safe to call from
     /// any thread while another runs the state; a call inside a long C function stops once that returns.
     public func interrupt() {
-        mw_interrupt(L)
+        mw_interrupt(mainThread)
     }
 
     /// Bytes the state holds now.

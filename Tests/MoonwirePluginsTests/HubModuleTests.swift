@@ -22,6 +22,19 @@ import Testing
         #expect(try evaluate("return hub.json.encode({ n = hub.null })") == #"{"n":null}"#)
     }
 
+    @Test func hubFunctionsWorkInsideThePluginsOwnCoroutines() throws {
+        #expect(try evaluate("return coroutine.wrap(function(x) return hub.base64.encode(x) end)('hello')") == "aGVsbG8=")
+        #expect(try evaluate("""
+            local co = coroutine.create(function(a, b)
+              local got = coroutine.yield(hub.json.encode({ a, b }))
+              return hub.base64.encode(got)
+            end)
+            local _, first = coroutine.resume(co, 1, 2)
+            local _, second = coroutine.resume(co, 'hi')
+            return first .. ' ' .. second
+            """) == "[1,2] aGk=")
+    }
+
     @Test func base64AndHashes() throws {
         #expect(try evaluate("return hub.base64.encode('hello')") == "aGVsbG8=")
         #expect(try evaluate("return hub.base64.decode('aGVsbG8=')") == "hello")
