@@ -198,6 +198,52 @@ int mw_pcall(lua_State *L, int nargs, int nresults) {
     return status;
 }
 
+int mw_resume(lua_State *L, lua_State *co, int nargs, int *nresults, int fresh) {
+    mw_limits *limits = mw_limits_of(L);
+    limits->killed = 0;
+    limits->stop_reason = MW_STOP_NONE;
+    if (fresh) {
+        limits->budget = limits->budget_per_call;
+        limits->deadline_ns = limits->call_timeout_ns > 0 ? mw_now_ns() + limits->call_timeout_ns : 0;
+    }
+    if (limits->budget_per_call > 0 || limits->deadline_ns > 0) {
+        lua_sethook(co, mw_hook, LUA_MASKCOUNT, limits->hook_step > 0 ? limits->hook_step : 1000);
+    } else {
+        lua_sethook(co, NULL, 0, 0);
+    }
+    lua_State *outer = limits->root;
+    limits->root = co;
+    limits->enforce++;
+    int status = lua_resume(co, L, nargs, nresults);
+    limits->enforce--;
+    limits->root = outer;
+    if (status == LUA_OK && limits->stop_reason != MW_STOP_NONE) {
+        // Killed, but the script got past the kill and returned: the call still failed.
+        lua_settop(co, 0);
+        lua_pushstring(co, mw_stop_message(limits->stop_reason));
+        status = LUA_ERRRUN;
+    }
+    if (status != LUA_OK && status != LUA_YIELD) {
+        int described = 0;
+        const char *message = lua_type(co, -1) == LUA_TSTRING ? lua_tostring(co, -1) : NULL;
+        if (message == NULL) {
+            message = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(co, -1));
+            described = 1;
+        }
+        luaL_traceback(L, co, message, 0);
+        if (described) lua_remove(L, -2);
+        if (status == LUA_ERRMEM && limits->stop_reason == MW_STOP_NONE) limits->stop_reason = MW_STOP_MEMORY;
+    }
+    limits->killed = 0;
+    return status;
+}
+
+int mw_can_yield(lua_State *L) {
+    return L == mw_limits_of(L)->root && lua_isyieldable(L);
+}
+
+void mw_reset_thread(lua_State *co) { lua_resetthread(co); }
+
 // MARK: loading and sandbox
 
 int mw_load_text(lua_State *L, const char *source, size_t length, const char *chunkname) {
@@ -344,6 +390,10 @@ static int mw_trampoline(lua_State *L) {
         return lua_error(L);
     case MW_HOST_OUT_OF_MEMORY:
         return mw_raise_memory_error(L);
+    case MW_HOST_YIELD:
+        // The Swift side checked mw_can_yield first; what the host waits for comes back as the results.
+        if (saved > 0) mw_charge(L, 1);
+        return lua_yield(L, 0);
     default:
         break;
     }

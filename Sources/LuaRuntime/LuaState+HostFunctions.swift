@@ -102,6 +102,19 @@ public struct LuaCall {
         lua_toboolean(state.L, Int32(index)) != 0
     }
 
+    /// Whether this host function may wait (`suspend`): it was called by a call running as a
+    /// `LuaCoroutine`, not from a coroutine the script made or a call that cannot wait.
+    public var canSuspend: Bool { mw_can_yield(state.L) != 0 }
+
+    /// Suspends the calling coroutine until the host has done `operation`; the coroutine's owner gets it
+    /// from `LuaCoroutine.resume` (`.suspended`) and resumes it with the values this function returns
+    /// to the script. Only when `canSuspend`.
+    public func suspend(_ operation: any Sendable) throws(LuaCallError) -> [LuaValue] {
+        guard canSuspend else { throw LuaCallError("\(name): this call cannot wait here") }
+        state.pendingSuspension = operation
+        return []
+    }
+
     /// Checks that argument `index` is a function, without keeping it.
     public func expectFunction(_ index: Int) throws(LuaCallError) {
         guard lua_type(state.L, Int32(index)) == LUA_TFUNCTION else { throw error(index, "a function") }
@@ -142,10 +155,12 @@ extension LuaState {
         do throws(LuaCallError) {
             results = try entry.function(call)
         } catch {
+            state.pendingSuspension = nil
             if error.isOutOfMemory { return MW_HOST_OUT_OF_MEMORY }
             state.pushString(error.message)
             return MW_HOST_ERROR
         }
+        if state.pendingSuspension != nil { return MW_HOST_YIELD }
         _ = lua_checkstack(L, Int32(results.count) + 2)
         // Results are made outside the memory cap (no Lua error may cross Swift frames): one that would
         // take the state past it is cut short, and the script gets a memory error instead.

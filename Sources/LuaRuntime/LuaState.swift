@@ -25,6 +25,8 @@ public final class LuaState {
     var pushedValues = 0
     /// A result was cut short because it would not fit under `resultLimit`.
     var resultOverflowed = false
+    /// What the host function that just returned asked to wait for (`LuaCall.suspend`).
+    var pendingSuspension: (any Sendable)?
 
     /// The `__metatable` of the read-only views the host makes.
     static let readOnlyMarker = "read-only"

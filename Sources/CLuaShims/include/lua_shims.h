@@ -30,6 +30,7 @@ typedef struct mw_limits {
     int hook_step;            // instructions between hook checks
     uint64_t deadline_ns;     // CLOCK_MONOTONIC deadline of this call (0: none)
     uint64_t call_timeout_ns; // deadline length per call (0: none)
+    lua_State *root;          // the coroutine `mw_resume` runs (host functions called on it may yield)
 } mw_limits;
 
 /// The function Lua calls for every Swift host function: returns the number of results, `MW_HOST_ERROR`
@@ -40,6 +41,8 @@ typedef int (*mw_host_dispatch)(lua_State *L, int function_id, void *context);
 #define MW_HOST_ERROR (-1)
 #define MW_HOST_NO_DISPATCHER (-2)
 #define MW_HOST_OUT_OF_MEMORY (-3)
+/// The host function asked to wait: the trampoline yields the coroutine `mw_resume` runs.
+#define MW_HOST_YIELD (-4)
 
 /// Registry name of the metatable that marks tables as JSON arrays (`hub.array`).
 #define MW_ARRAY_METATABLE "moonwire.array"
@@ -70,6 +73,21 @@ int mw_load_text(lua_State *L, const char *source, size_t length, const char *ch
 /// Returns a Lua status code; on error the message (with traceback) is on the stack and
 /// `limits->stop_reason` tells whether a limit stopped it.
 int mw_pcall(lua_State *L, int nargs, int nresults);
+
+/// Runs the coroutine `co` (a thread of `L`'s state) under the limits, like `mw_pcall`, until it returns,
+/// fails or yields because a host function asked to wait (`MW_HOST_YIELD`). `fresh` starts the call's
+/// CPU budget and deadline; otherwise the caller restored them into the limits. `nargs` values on `co`'s
+/// stack are the function's arguments (first run) or what the waiting host function returns. Returns a
+/// Lua status: on `LUA_OK`, `*nresults` results are on `co`'s stack; on an error the message with a
+/// traceback is on `L`'s stack.
+int mw_resume(lua_State *L, lua_State *co, int nargs, int *nresults, int fresh);
+
+/// Whether a host function running on `L` may wait: `L` is the coroutine `mw_resume` runs (not one the
+/// script made, and not a plain call), and nothing in between forbids yielding.
+int mw_can_yield(lua_State *L);
+
+/// Resets a coroutine that will not be resumed again (closes its pending to-be-closed variables).
+void mw_reset_thread(lua_State *co);
 
 /// Pushes a Swift host function: a closure over (function_id, context) that calls the dispatcher.
 void mw_push_host_function(lua_State *L, int function_id, void *context);
