@@ -43,7 +43,14 @@ public final class LuaCoroutine {
     }
 
     deinit {
-        if !finished { close() }
+        // Not closed here: the state may be running another call on another thread. A coroutine that was
+        // neither finished nor closed (`abandon`) keeps its thread until the state is freed.
+    }
+
+    /// Gives the call up without touching the state (whose lock the caller does not hold): its thread is
+    /// freed with the state.
+    public func abandon() {
+        finished = true
     }
 
     /// The call's deadline (monotonic ns) while it waits; 0 when it has none or has not started.

@@ -92,7 +92,7 @@ public final class Plugin: Sendable {
         if isQuarantined { return .failed(fail(quarantined: hook)) }
         // Timed on the VM, from the arguments' conversion to the results': waiting for the VM is not counted.
         var elapsed: UInt64 = 0
-        func run(_ vm: inout PluginVM) -> Outcome {
+        func run(_: Int, _ vm: inout PluginVM) -> Outcome {
             if self.retiredFlag.load(ordering: .acquiring) { return .retired }
             guard let ref = function(vm) else { return .done([]) }
             vm.context.currentHops.store(hops, ordering: .relaxed)
@@ -104,36 +104,51 @@ public final class Plugin: Sendable {
             case .failure(let error): return .failed(PluginRuntimeError(hook: hook, version: self.version, error))
             }
         }
-        let outcome: Outcome? =
-            if let state {
-                pool.withVM(at: state, waitingAtMost: timing.waitForVM, run)
-            } else {
-                pool.withAnyVM(waitingAtMost: timing.waitForVM) { (_, vm: inout PluginVM) in run(&vm) }
-            }
-        guard let outcome else {
-            // Another call held the VM for as long as a call may wait: stuck (quarantine), or just busy.
-            context.hostIfAlive?.checkStuck(self)
-            if isQuarantined { return .failed(fail(quarantined: hook)) }
-            let failure = PluginRuntimeError(
-                hook: hook, version: version, reason: .busy,
-                message: "every state of the plugin was busy with another call for \(timing.waitForVM) (the longest a call waits for one)")
-            statistics.recordFailure(failure)
-            log(failure)
-            return .failed(failure)
-        }
+        guard let outcome = withState(state, run) else { return failBusy(hook) }
+        return finish(hook, outcome, nanoseconds: elapsed)
+    }
+
+    /// Runs `body` on the state at index `state`, else on any free one, waiting for it at most as long as
+    /// a call waits; `nil` when it stayed busy.
+    func withState<R>(_ state: Int?, _ body: (Int, inout PluginVM) -> R) -> R? {
+        if let state { return pool.withVM(at: state, waitingAtMost: timing.waitForVM) { body(state, &$0) } }
+        return pool.withAnyVM(waitingAtMost: timing.waitForVM, body)
+    }
+
+    /// Runs `body` on the state at `index` (a waiting call going on), waiting for it as long as a call may
+    /// run; `nil` when it stayed busy that long (the version is stuck).
+    func withStateToGoOn<R>(_ index: Int, _ body: (inout PluginVM) -> R) -> R? {
+        pool.withVM(at: index, waitingAtMost: timing.stuckAfter, body)
+    }
+
+    /// Every state held for as long as a call may wait: checks for a stuck call, and fails as busy.
+    func failBusy(_ hook: PluginHook) -> Outcome {
+        // Another call held the VM for as long as a call may wait: stuck (quarantine), or just busy.
+        context.hostIfAlive?.checkStuck(self)
+        if isQuarantined { return .failed(fail(quarantined: hook)) }
+        let failure = PluginRuntimeError(
+            hook: hook, version: version, reason: .busy,
+            message: "every state of the plugin was busy with another call for \(timing.waitForVM) (the longest a call waits for one)")
+        statistics.recordFailure(failure)
+        log(failure)
+        return .failed(failure)
+    }
+
+    /// Counts (and logs) how a call ended, `nanoseconds` of it on a state.
+    func finish(_ hook: PluginHook, _ outcome: Outcome, nanoseconds: UInt64) -> Outcome {
         switch outcome {
         case .retired:
             break
         case .done:
-            statistics.record(hook, nanoseconds: elapsed)
+            statistics.record(hook, nanoseconds: nanoseconds)
         case .failed(let failure):
-            statistics.record(hook, nanoseconds: elapsed, failure: failure)
+            statistics.record(hook, nanoseconds: nanoseconds, failure: failure)
             log(failure)
         }
         return outcome
     }
 
-    private func fail(quarantined hook: PluginHook) -> PluginRuntimeError {
+    func fail(quarantined hook: PluginHook) -> PluginRuntimeError {
         let failure = PluginRuntimeError(
             hook: hook, version: version, reason: .quarantined,
             message: "this version is quarantined: one of its calls got stuck past its deadline")

@@ -20,6 +20,36 @@ extension PluginHost {
         return .done([])
     }
 
+    /// Like `call`, for hooks the hub awaits: the call may wait for I/O (`Plugin.callWaiting`).
+    func callWaiting(
+        _ plugin: Plugin, _ hook: PluginHook, results: Int32, hops: Int = 0, _ arguments: (inout PluginVM) -> [LuaValue]
+    ) async -> Plugin.Outcome {
+        var target = plugin
+        for _ in 0..<3 {
+            let outcome = await target.callWaiting(hook, function: { $0.hooks[hook] }, results: results, hops: hops, arguments)
+            guard case .retired = outcome else { return outcome }
+            guard let replacement = pluginSet.byName[target.name], replacement !== target, replacement.hooks.contains(hook) else {
+                return .done([])
+            }
+            target = replacement
+        }
+        return .done([])
+    }
+
+    /// Like `callType`, for a type's `handle` (the call may wait for I/O).
+    func callTypeWaiting(
+        _ type: String, on owner: Plugin, function: (PluginVM) -> LuaRef?, hops: Int = 0, _ arguments: (inout PluginVM) -> [LuaValue]
+    ) async -> Plugin.Outcome {
+        var target = owner
+        for _ in 0..<3 {
+            let outcome = await target.callWaiting(.eventType, function: function, results: 3, hops: hops, arguments)
+            guard case .retired = outcome else { return outcome }
+            guard let replacement = pluginSet.typeOwners[type], replacement !== target else { return .done([]) }
+            target = replacement
+        }
+        return .done([])
+    }
+
     /// Calls a custom type's `validate` or `handle` on its owner, or on whichever version owns the type
     /// now if the owner was replaced while the call waited.
     func callType(
@@ -35,10 +65,10 @@ extension PluginHost {
         return .done([])
     }
 
-    public func authenticate(_ request: ConnectRequest) -> AuthDecision {
+    public func authenticate(_ request: ConnectRequest) async -> AuthDecision {
         let table = JSONValue.object(request.pluginTable)
         for plugin in pluginSet.with(.onConnect) {
-            switch call(plugin, .onConnect, results: 3, { _ in [.json(table)] }) {
+            switch await callWaiting(plugin, .onConnect, results: 3, { _ in [.json(table)] }) {
             case .retired:
                 continue
             case .failed:
@@ -70,12 +100,12 @@ extension PluginHost {
         return .noOpinion
     }
 
-    public func authorizeJoin(_ connection: ConnectionInfo, room: String, exists: Bool) -> JoinDecision {
+    public func authorizeJoin(_ connection: ConnectionInfo, room: String, exists: Bool) async -> JoinDecision {
         let plugins = pluginSet.with(.onJoin)
         guard !plugins.isEmpty else { return .noOpinion }
         let ctx = JSONValue.object(connection.pluginTable)
         for plugin in plugins {
-            switch call(plugin, .onJoin, results: 2, { _ in [.json(ctx), .string(room), .json(["exists": .bool(exists)])] }) {
+            switch await callWaiting(plugin, .onJoin, results: 2, { _ in [.json(ctx), .string(room), .json(["exists": .bool(exists)])] }) {
             case .retired:
                 continue
             case .failed:
@@ -94,7 +124,7 @@ extension PluginHost {
         return .noOpinion
     }
 
-    public func filterPublish(_ event: Event, from publisher: PublisherInfo) -> PublishDecision {
+    public func filterPublish(_ event: Event, from publisher: PublisherInfo) async -> PublishDecision {
         let plugins = pluginSet
         var event = event
         // A custom type's own handler runs first, then the on_publish chain.
@@ -108,9 +138,9 @@ extension PluginHost {
             let outcome: Plugin.Outcome
             if hook == .eventType {
                 let type = event.type.rawValue
-                outcome = callType(type, on: plugin, function: { $0.types[type]?.handle }, hops: event.pluginHops) { _ in [ctx, table] }
+                outcome = await callTypeWaiting(type, on: plugin, function: { $0.types[type]?.handle }, hops: event.pluginHops) { _ in [ctx, table] }
             } else {
-                outcome = call(plugin, .onPublish, results: 3, hops: event.pluginHops) { _ in [ctx, table] }
+                outcome = await callWaiting(plugin, .onPublish, results: 3, hops: event.pluginHops) { _ in [ctx, table] }
             }
             switch outcome {
             case .retired:

@@ -56,7 +56,7 @@ final class PluginTimers: Sendable {
                 // The next beat keeps the schedule; after a late wake-up it is counted from now (no burst).
                 next = max(next &+ interval, clock.now())
                 if let key, request.repeats { self?.schedules.withLock { $0[key] = next } }
-                let outcome = plugin.call(.timer, onState: request.state, function: { _ in request.function }, results: 0) { _ in [] }
+                let outcome = await plugin.callWaiting(.timer, onState: request.state, function: { _ in request.function }, results: 0) { _ in [] }
                 if case .retired = outcome { return }
                 if !request.repeats { break }
             }

@@ -57,18 +57,20 @@ extension PluginsCommand {
             let event = Event(type: .message, userID: "bench", roomID: "bench", data: data)
             let stored = Event(type: .message, userID: "bench", roomID: "bench", data: data, id: EventID(1))
             let evict: (() -> Void)? = evictMiB > 0 ? Self.cacheEvictor(megabytes: evictMiB) : nil
-            let publish = Self.time(calls, between: evict) { _ in _ = host.filterPublish(event, from: publisher) }
+            let publish = await Self.timeAsync(calls, between: evict) { _ in _ = await host.filterPublish(event, from: publisher) }
             let deliver = host.filtersDelivery
                 ? Self.time(calls, between: evict) { _ in _ = host.filterDelivery(stored, to: recipient) } : nil
             var throughput: [(hook: String, single: Double, parallel: Double)] = []
             if threads > 1 {
                 // Publishers of many users, as in a busy hub: per-user keys (rate limits) spread, and fit the store quota.
                 let publishers = (0..<8_000).map { PublisherInfo(connection: nil, transport: .http, userID: "bench\($0)") }
-                let publishOne: @Sendable (Int) -> Void = { _ = host.filterPublish(event, from: publishers[$0 % publishers.count]) }
-                throughput.append(("on_publish", Self.callsPerSecond(calls, threads: 1, publishOne), Self.callsPerSecond(calls, threads: threads, publishOne)))
+                let publishOne: @Sendable (Int) async -> Void = { _ = await host.filterPublish(event, from: publishers[$0 % publishers.count]) }
+                throughput.append(
+                    ("on_publish", await Self.callsPerSecond(calls, tasks: 1, publishOne), await Self.callsPerSecond(calls, tasks: threads, publishOne)))
                 if host.filtersDelivery {
-                    let deliverOne: @Sendable (Int) -> Void = { _ in _ = host.filterDelivery(stored, to: recipient) }
-                    throughput.append(("on_deliver", Self.callsPerSecond(calls, threads: 1, deliverOne), Self.callsPerSecond(calls, threads: threads, deliverOne)))
+                    let deliverOne: @Sendable (Int) async -> Void = { _ in _ = host.filterDelivery(stored, to: recipient) }
+                    throughput.append(
+                        ("on_deliver", await Self.callsPerSecond(calls, tasks: 1, deliverOne), await Self.callsPerSecond(calls, tasks: threads, deliverOne)))
                 }
             }
             let stateCounts = host.plugins.map { "\($0.name)=\($0.stateCount)" }.joined(separator: ", ")
@@ -129,23 +131,36 @@ extension PluginsCommand {
             return Timing(sorted: times.sorted())
         }
 
-        /// Calls `body` `count` times in all (with the call's index), spread over `threads` threads started
-        /// together; calls per second.
-        static func callsPerSecond(_ count: Int, threads: Int, _ body: @escaping @Sendable (Int) -> Void) -> Double {
-            for index in 0..<max(1, count / 10) { body(index) }
-            let perThread = max(1, count / max(1, threads))
-            let group = DispatchGroup()
+        /// Calls `body` `count` times in all (with the call's index), spread over `tasks` tasks started
+        /// together (Swift runs them on as many threads as there are cores); calls per second.
+        static func callsPerSecond(_ count: Int, tasks: Int, _ body: @escaping @Sendable (Int) async -> Void) async -> Double {
+            for index in 0..<max(1, count / 10) { await body(index) }
+            let perTask = max(1, count / max(1, tasks))
             let start = MonotonicClock.nanoseconds()
-            for thread in 0..<threads {
-                group.enter()
-                Thread {
-                    for index in 0..<perThread { body(thread * perThread + index) }
-                    group.leave()
-                }.start()
+            await withTaskGroup(of: Void.self) { group in
+                for task in 0..<tasks {
+                    group.addTask {
+                        for index in 0..<perTask { await body(task * perTask + index) }
+                    }
+                }
             }
-            group.wait()
             let seconds = Double(MonotonicClock.nanoseconds() - start) / 1e9
-            return Double(perThread * threads) / seconds
+            return Double(perTask * tasks) / seconds
+        }
+
+        /// `time`, for a body that awaits.
+        static func timeAsync(_ count: Int, between: (() -> Void)? = nil, _ body: (Int) async -> Void) async -> Timing {
+            let count = max(1, count)
+            for index in 0..<max(1, count / 10) { await body(index) }
+            var times: [UInt64] = []
+            times.reserveCapacity(count)
+            for index in 0..<count {
+                between?()
+                let start = MonotonicClock.nanoseconds()
+                await body(index)
+                times.append(MonotonicClock.nanoseconds() - start)
+            }
+            return Timing(sorted: times.sorted())
         }
 
         /// Writes `megabytes` MiB, pushing the plugin's state out of the caches that are smaller.

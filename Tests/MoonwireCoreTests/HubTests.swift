@@ -21,10 +21,10 @@ import Testing
         #expect(hub.room("general") != nil)
     }
 
-    @Test func seedAuthRuleTakesTheClaimedUserID() throws {
+    @Test func seedAuthRuleTakesTheClaimedUserID() async throws {
         let hub = makeHub()
-        #expect(try hub.authenticate(ConnectRequest(transport: .webSocket, claimedUserID: "alice")).get().userID == "alice")
-        #expect(throws: HubError.self) { try hub.authenticate(ConnectRequest(transport: .webSocket)).get() }
+        #expect(try await hub.authenticate(ConnectRequest(transport: .webSocket, claimedUserID: "alice")).get().userID == "alice")
+        await #expect(throws: HubError.self) { try await hub.authenticate(ConnectRequest(transport: .webSocket)).get() }
     }
 
     @Test func userLeavesOnlyWhenTheLastConnectionGoes() async throws {

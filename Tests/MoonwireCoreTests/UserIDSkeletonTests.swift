@@ -25,11 +25,11 @@ import Testing
         #expect(UserIDSkeleton.skeleton("раура") == "paypa")
     }
 
-    @Test func aPluginIdentityIsCheckedToo() throws {
+    @Test func aPluginIdentityIsCheckedToo() async throws {
         struct Impersonating: HubHooks {
-            func authenticate(_ request: ConnectRequest) -> AuthDecision { .allow(Identity(userID: "Ѕystem")) }
-            func authorizeJoin(_ connection: ConnectionInfo, room: String, exists: Bool) -> JoinDecision { .noOpinion }
-            func filterPublish(_ event: Event, from publisher: PublisherInfo) -> PublishDecision { .pass(event) }
+            func authenticate(_ request: ConnectRequest) async -> AuthDecision { .allow(Identity(userID: "Ѕystem")) }
+            func authorizeJoin(_ connection: ConnectionInfo, room: String, exists: Bool) async -> JoinDecision { .noOpinion }
+            func filterPublish(_ event: Event, from publisher: PublisherInfo) async -> PublishDecision { .pass(event) }
             var filtersDelivery: Bool { false }
             func filterDelivery(_ event: Event, to recipient: ConnectionInfo) -> DeliveryDecision { .deliver }
             func didLeave(_ connection: ConnectionInfo, room: String, reason: DisconnectReason?) {}
@@ -37,6 +37,6 @@ import Testing
             func eventType(_ type: EventType) -> CustomEventType? { nil }
         }
         let hub = Hub(configuration: HubConfiguration(), broker: MemoryBroker(historySize: 10), hooks: Impersonating())
-        #expect(throws: HubError.self) { try hub.authenticate(ConnectRequest(transport: .webSocket, claimedUserID: "x")).get() }
+        await #expect(throws: HubError.self) { try await hub.authenticate(ConnectRequest(transport: .webSocket, claimedUserID: "x")).get() }
     }
 }

@@ -66,7 +66,7 @@ import Testing
                 """
         ])
         #expect(fixture.reload().succeeded)
-        guard case .failure(let denied) = fixture.hub.authenticate(ConnectRequest(transport: .webSocket, claimedUserID: "alice")) else {
+        guard case .failure(let denied) = await fixture.hub.authenticate(ConnectRequest(transport: .webSocket, claimedUserID: "alice")) else {
             Issue.record("expected a denial"); return
         }
         #expect(denied.code == .authFailed)
@@ -98,14 +98,14 @@ import Testing
         ])
         #expect(fixture.reload().succeeded)
         let hub = fixture.hub
-        let admin = try hub.authenticate(ConnectRequest(transport: .sse, claimedUserID: "whoever", token: "admin-token")).get()
+        let admin = try await hub.authenticate(ConnectRequest(transport: .sse, claimedUserID: "whoever", token: "admin-token")).get()
         #expect(admin == Identity(userID: "root", roles: ["admin"], metadata: ["via": "sse"]))
-        #expect(throws: HubError(.authFailed, "bad token")) {
-            try hub.authenticate(ConnectRequest(transport: .webSocket, claimedUserID: "x", token: "bad")).get()
+        await #expect(throws: HubError(.authFailed, "bad token")) {
+            try await hub.authenticate(ConnectRequest(transport: .webSocket, claimedUserID: "x", token: "bad")).get()
         }
-        #expect(try hub.authenticate(ConnectRequest(transport: .longPoll, claimedUserID: "guest")).get().userID == "guest")
+        #expect(try await hub.authenticate(ConnectRequest(transport: .longPoll, claimedUserID: "guest")).get().userID == "guest")
         // No opinion: the seed's rule.
-        #expect(try hub.authenticate(ConnectRequest(transport: .webSocket, claimedUserID: "carol")).get().userID == "carol")
+        #expect(try await hub.authenticate(ConnectRequest(transport: .webSocket, claimedUserID: "carol")).get().userID == "carol")
     }
 
     @Test func onDeliverRedactsPerRecipientAndBuildsTheEventOncePerFanOut() async throws {

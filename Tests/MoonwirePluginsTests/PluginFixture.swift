@@ -49,11 +49,9 @@ final class PluginFixture: Sendable {
     func publishOnOwnThread(_ data: JSONValue, from user: String = "alice") async -> PublishDecision {
         let host = self.host
         let event = Event(type: .message, userID: user, roomID: "general", data: data)
-        return await withCheckedContinuation { continuation in
-            Thread {
-                continuation.resume(returning: host.filterPublish(event, from: PublisherInfo(connection: nil, transport: .webSocket, userID: user)))
-            }.start()
-        }
+        return await Task(executorPreference: OwnThreadExecutor()) {
+            await host.filterPublish(event, from: PublisherInfo(connection: nil, transport: .webSocket, userID: user))
+        }.value
     }
 
     /// Waits until `condition` holds (checked every 5 ms), or fails after `timeout` (generous: the machine may be busy).
@@ -123,5 +121,16 @@ struct QueueReader {
     var events: [Event] = []
     mutating func read(_ items: [OutboundItem]) {
         for item in items { if case .event(let e) = item { events.append(e.event) } }
+    }
+}
+
+/// Runs tasks on a serial dispatch queue, whose thread is not one of the few that Swift's tasks share.
+final class OwnThreadExecutor: TaskExecutor, @unchecked Sendable {
+    private let queue = DispatchQueue(label: "moonwire.tests.own-thread")
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        let executor = asUnownedTaskExecutor()
+        queue.async { job.runSynchronously(on: executor) }
     }
 }

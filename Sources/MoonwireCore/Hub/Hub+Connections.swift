@@ -2,16 +2,16 @@ extension Hub {
     /// Authenticates a connecting client through the hooks; without an auth plugin the client's claimed
     /// user id is taken (the seed's rule). Either way the user id may not be the hub's own `system` or a
     /// look-alike of it, and the metadata must fit `maxMetadataBytes`.
-    public func authenticate(_ request: ConnectRequest) -> Result<Identity, HubError> {
-        let result = authenticateThroughHooks(request)
+    public func authenticate(_ request: ConnectRequest) async -> Result<Identity, HubError> {
+        let result = await authenticateThroughHooks(request)
         guard case .success(let identity) = result else { return result }
         if let error = Identity.validateClaimedUserID(identity.userID) { return .failure(error) }
         if let error = Identity.validateMetadata(identity.metadata, limit: configuration.maxMetadataBytes) { return .failure(error) }
         return result
     }
 
-    private func authenticateThroughHooks(_ request: ConnectRequest) -> Result<Identity, HubError> {
-        switch hooks.authenticate(request) {
+    private func authenticateThroughHooks(_ request: ConnectRequest) async -> Result<Identity, HubError> {
+        switch await hooks.authenticate(request) {
         case .allow(let identity):
             return .success(identity)
         case .deny(let code, let reason):

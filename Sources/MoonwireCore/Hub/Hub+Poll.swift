@@ -153,7 +153,7 @@ extension Hub {
         } else {
             let info = ConnectionInfo(connection)
             for roomID in newRooms {
-                if case .deny(let reason) = hooks.authorizeJoin(info, room: roomID, exists: room(roomID) != nil) {
+                if case .deny(let reason) = await hooks.authorizeJoin(info, room: roomID, exists: room(roomID) != nil) {
                     throw HubError(.joinRefused, reason)
                 }
             }

@@ -57,7 +57,7 @@ extension Hub {
         if size > configuration.maxEventBytes {
             throw HubError(.payloadTooLarge, "event of \(size) bytes is over the limit of \(configuration.maxEventBytes) bytes")
         }
-        switch hooks.filterPublish(event, from: publisher) {
+        switch await hooks.filterPublish(event, from: publisher) {
         case .pass(var passed):
             passed.id = nil
             passed.roomID = roomID

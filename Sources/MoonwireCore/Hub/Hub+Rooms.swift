@@ -23,7 +23,7 @@ extension Hub {
             throw HubError(.roomLimit, "a connection may follow at most \(configuration.maxRoomsPerConnection) rooms")
         }
         let exists = self.room(roomID) != nil
-        switch hooks.authorizeJoin(ConnectionInfo(connection), room: roomID, exists: exists) {
+        switch await hooks.authorizeJoin(ConnectionInfo(connection), room: roomID, exists: exists) {
         case .deny(let reason):
             throw HubError(.joinRefused, reason)
         case .allow, .noOpinion:

@@ -1,17 +1,18 @@
 /// The points where plugins decide what the hub does. The Lua plugin host implements this;
 /// `NoHooks` keeps the seed's behaviour.
 ///
-/// Hooks are synchronous: they run on the event path and must not block.
+/// The hooks the hub awaits (authentication, joins, publishes) may wait for I/O without blocking a
+/// thread; the others are synchronous: they run on the event path (fan-out, leaving) and must not block.
 public protocol HubHooks: Sendable {
     /// Authenticates a new connection (every transport). `.noOpinion` falls back to the seed's rule:
     /// the client names its own user id.
-    func authenticate(_ request: ConnectRequest) -> AuthDecision
+    func authenticate(_ request: ConnectRequest) async -> AuthDecision
 
     /// Decides whether `connection` may join `room`; `exists` tells whether the room exists yet.
-    func authorizeJoin(_ connection: ConnectionInfo, room: String, exists: Bool) -> JoinDecision
+    func authorizeJoin(_ connection: ConnectionInfo, room: String, exists: Bool) async -> JoinDecision
 
     /// Passes, modifies, drops or rejects an event before it is stored and delivered.
-    func filterPublish(_ event: Event, from publisher: PublisherInfo) -> PublishDecision
+    func filterPublish(_ event: Event, from publisher: PublisherInfo) async -> PublishDecision
 
     /// Whether `filterDelivery` should be called at all (it costs one call per recipient).
     var filtersDelivery: Bool { get }
@@ -146,9 +147,9 @@ public struct CustomEventType: Sendable {
 /// No plugins: the seed's rules.
 public struct NoHooks: HubHooks {
     public init() {}
-    public func authenticate(_ request: ConnectRequest) -> AuthDecision { .noOpinion }
-    public func authorizeJoin(_ connection: ConnectionInfo, room: String, exists: Bool) -> JoinDecision { .noOpinion }
-    public func filterPublish(_ event: Event, from publisher: PublisherInfo) -> PublishDecision { .pass(event) }
+    public func authenticate(_ request: ConnectRequest) async -> AuthDecision { .noOpinion }
+    public func authorizeJoin(_ connection: ConnectionInfo, room: String, exists: Bool) async -> JoinDecision { .noOpinion }
+    public func filterPublish(_ event: Event, from publisher: PublisherInfo) async -> PublishDecision { .pass(event) }
     public var filtersDelivery: Bool { false }
     public func filterDelivery(_ event: Event, to recipient: ConnectionInfo) -> DeliveryDecision { .deliver }
     public func didLeave(_ connection: ConnectionInfo, room: String, reason: DisconnectReason?) {}

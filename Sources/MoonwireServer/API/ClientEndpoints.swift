@@ -15,7 +15,7 @@ struct ClientEndpoints: Sendable {
         }
         router.get("/whoami") { request, context in
             await respond { () throws(HubError) in
-                let identity = try authenticate(request, claimed: request.query("user_id"), context: context)
+                let identity = try await authenticate(request, claimed: request.query("user_id"), context: context)
                 return HTTPResponses.json([
                     "user_id": .string(identity.userID),
                     "roles": .array(identity.roles.map { .string($0) }),
@@ -25,7 +25,7 @@ struct ClientEndpoints: Sendable {
         }
         router.get("/presence") { request, context in
             await respond { () throws(HubError) in
-                let identity = try authenticate(request, claimed: request.query("user_id"), context: context)
+                let identity = try await authenticate(request, claimed: request.query("user_id"), context: context)
                 guard let room = request.query("room") ?? request.query("room_id") else {
                     throw HubError(.missingField, "missing query parameter 'room'")
                 }
@@ -38,8 +38,8 @@ struct ClientEndpoints: Sendable {
         }
     }
 
-    private func authenticate(_ request: Request, claimed: String?, context: MoonwireRequestContext) throws(HubError) -> Identity {
-        try hub.authenticate(
+    private func authenticate(_ request: Request, claimed: String?, context: MoonwireRequestContext) async throws(HubError) -> Identity {
+        try await hub.authenticate(
             ConnectRequest(
                 transport: .http, remoteAddress: context.remoteAddress, headers: request.headerDictionary,
                 query: request.queryDictionary, claimedUserID: claimed, token: request.bearerToken)
@@ -50,7 +50,7 @@ struct ClientEndpoints: Sendable {
     private func publish(_ request: Request, context: MoonwireRequestContext) async throws(HubError) -> Response {
         var request = request
         let body = try await request.jsonObjectBody(limit: configuration.maxBodyBytes)
-        let identity = try authenticate(request, claimed: try body.string("user_id") ?? request.query("user_id"), context: context)
+        let identity = try await authenticate(request, claimed: try body.string("user_id") ?? request.query("user_id"), context: context)
         guard let room = try body.room() else { throw HubError(.missingField, "missing field 'room'") }
         if let error = RoomName.validate(room) { throw error }
         let type = try body.string("event_type") ?? EventType.message.rawValue

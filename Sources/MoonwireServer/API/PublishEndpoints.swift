@@ -24,7 +24,7 @@ struct PublishEndpoints: Sendable {
         let body = try await request.jsonObjectBody(limit: configuration.maxBodyBytes)
         let type = try body.string("event_type") ?? EventType.message.rawValue
         let room = try body.room() ?? hub.defaultRoom
-        let user = try publisher(request, claimed: try body.string("user_id"), trustedDefault: Event.systemUser, context: context)
+        let user = try await publisher(request, claimed: try body.string("user_id"), trustedDefault: Event.systemUser, context: context)
         let event = Event(type: EventType(type), userID: user, roomID: room, data: body["data"] ?? .object([:]))
         let published = try await hub.publish(
             event, from: PublisherInfo(connection: nil, transport: .http, userID: user, trusted: apiKey.isTrusted(request)), requireKnownType: false)
@@ -38,7 +38,7 @@ struct PublishEndpoints: Sendable {
         let body = try await request.jsonObjectBody(limit: configuration.maxBodyBytes)
         let type = try body.string("type") ?? EventType.message.rawValue
         let room = try body.room() ?? hub.defaultRoom
-        let user = try publisher(request, claimed: try body.string("sender"), trustedDefault: "anonymous", context: context)
+        let user = try await publisher(request, claimed: try body.string("sender"), trustedDefault: "anonymous", context: context)
         let event = Event(type: EventType(type), userID: user, roomID: room, data: ["content": body["content"] ?? .string("")])
         let published = try await hub.publish(
             event, from: PublisherInfo(connection: nil, transport: .http, userID: user, trusted: apiKey.isTrusted(request)), requireKnownType: false)
@@ -48,7 +48,7 @@ struct PublishEndpoints: Sendable {
     /// Who publishes: a caller holding the API key is trusted with the name it gives (`trustedDefault`
     /// when it gives none); anyone else goes through the auth hooks (without an auth plugin, the seed's
     /// rule: the name given, else `anonymous`; never the hub's own `system`).
-    private func publisher(_ request: Request, claimed: String?, trustedDefault: String, context: MoonwireRequestContext) throws(HubError)
+    private func publisher(_ request: Request, claimed: String?, trustedDefault: String, context: MoonwireRequestContext) async throws(HubError)
         -> String
     {
         if apiKey.isTrusted(request) {
@@ -56,7 +56,7 @@ struct PublishEndpoints: Sendable {
             if let error = Identity.validateUserID(user) { throw error }
             return user
         }
-        return try hub.authenticate(
+        return try await hub.authenticate(
             ConnectRequest(
                 transport: .http, remoteAddress: context.remoteAddress, headers: request.headerDictionary,
                 query: request.queryDictionary, claimedUserID: claimed ?? "anonymous", token: request.bearerToken)

@@ -28,7 +28,7 @@ struct LongPollEndpoint: Sendable {
 
         let clientID = query["client_id"]
         let claimed = query["user_id"] ?? clientID ?? "anonymous"
-        let identity = try hub.authenticate(
+        let identity = try await hub.authenticate(
             ConnectRequest(
                 transport: .longPoll, remoteAddress: context.remoteAddress, headers: request.headerDictionary,
                 query: query.values, claimedUserID: claimed, token: query.bearerToken(request))

@@ -30,7 +30,7 @@ struct SSEEndpoint: Sendable {
         }
         let plain = ["1", "true", "yes"].contains(query["plain"]?.lowercased() ?? "")
         let claimed = query["user_id"] ?? query["client_id"] ?? "anonymous-\(RandomID.token(length: 8))"
-        let identity = try hub.authenticate(
+        let identity = try await hub.authenticate(
             ConnectRequest(
                 transport: .sse, remoteAddress: context.remoteAddress, headers: request.headerDictionary,
                 query: query.values, claimedUserID: claimed, token: query.bearerToken(request))

@@ -97,7 +97,7 @@ struct WebSocketEndpoint: Sendable {
             transport: .webSocket, remoteAddress: remoteAddress, headers: request.headerDictionary, query: request.queryDictionary,
             claimedUserID: frame.userID, metadata: frame.metadata, token: frame.token ?? request.bearerToken)
         let identity: Identity
-        switch hub.authenticate(connectRequest) {
+        switch await hub.authenticate(connectRequest) {
         case .success(let value): identity = value
         case .failure(let error):
             await refuse(outbound, error, .authFailed(error.message))
