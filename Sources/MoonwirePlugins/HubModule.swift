@@ -12,6 +12,7 @@ enum HubModule {
         functions += storage(context)
         functions += logging(context)
         functions += timers(context)
+        functions += http(context)
         functions += data()
         functions.append(("array", LuaState.markArray))
         state.installModule("hub", functions: functions, values: [("null", .null)])

@@ -13,6 +13,7 @@ final class PluginContext: Sendable {
     /// The plugin's name (its file's).
     let name: String
     private let state = Mutex<State>(State())
+    private let policy = Mutex(PluginHTTPPolicy.none)
 
     /// The host; it outlives every plugin call, but timers may fire after it is gone (then nothing runs).
     var host: PluginHost { hostReference.host! }
@@ -30,6 +31,12 @@ final class PluginContext: Sendable {
     }
 
     var plugin: Plugin? { state.withLock { $0.plugin.plugin } }
+
+    /// The hosts `hub.http.request` may reach (the plugin table's `http.allow`).
+    var httpPolicy: PluginHTTPPolicy {
+        get { policy.withLock { $0 } }
+        set { policy.withLock { $0 = newValue } }
+    }
 
     func attach(_ plugin: Plugin) {
         state.withLock { $0.plugin = WeakPlugin(plugin: plugin) }

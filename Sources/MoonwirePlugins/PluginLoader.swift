@@ -53,7 +53,7 @@ struct PluginLoader {
 
         // Hooks
         let hooks = try readHooks(state, table, plugin: name)
-        let known = Set(PluginHook.tableHooks.map(\.rawValue) + ["name", "version", "priority", "config", "types", "description", "single_state"])
+        let known = Set(PluginHook.tableHooks.map(\.rawValue) + ["name", "version", "priority", "config", "types", "description", "single_state", "http"])
         if let unknown = state.keys(table).first(where: { $0.hasPrefix("on_") && !known.contains($0) }) {
             throw .invalid(name, "unknown hook '\(unknown)' (hooks: \(PluginHook.tableHooks.map(\.rawValue).joined(separator: ", ")))")
         }
@@ -76,6 +76,12 @@ struct PluginLoader {
         }
         let schema = try ConfigSchema.parse(schemaValue, plugin: name)
         let config = try schema.validate(options.settings[name] ?? [:], plugin: name)
+        switch state.field(table, "http") {
+        case .none: context.httpPolicy = .none
+        case .value(let value): context.httpPolicy = try PluginHTTPPolicy.parse(value, plugin: name)
+        default: throw .invalid(name, "'http' must be a table like http = { allow = { \"127.0.0.1:8000\" } }")
+        }
+
         let stateCount = singleState ? 1 : options.resolvedStatesPerPlugin
         var vms = [PluginVM(state: state, table: table, hooks: hooks, types: types, context: first, deliverCache: nil)]
         for index in 1..<stateCount {

@@ -32,11 +32,13 @@ public struct PluginOptions: Sendable {
     /// Lua states each plugin version runs, built from the same source: calls of one plugin run in
     /// parallel, one per state (a plugin that declares `single_state = true` gets one). 0: one per CPU core.
     public var statesPerPlugin: Int
+    /// Largest response body `hub.http.request` reads, in bytes.
+    public var httpMaxResponseBytes: Int
 
     public init(
         directory: String = "plugins", limits: LuaLimits = LuaLimits(), passOnPublishError: Bool = false, watch: Bool = true,
         watchInterval: Duration = .seconds(1), settings: [String: JSONObject] = [:], maxTimers: Int = 100, publishQueueBytes: Int = 4 << 20, maxPublishHops: Int = 8, stuckGrace: Duration = .seconds(1),
-        statesPerPlugin: Int = 0
+        statesPerPlugin: Int = 0, httpMaxResponseBytes: Int = 1 << 20
     ) {
         self.directory = directory
         self.limits = limits
@@ -49,6 +51,7 @@ public struct PluginOptions: Sendable {
         self.maxPublishHops = maxPublishHops
         self.stuckGrace = stuckGrace
         self.statesPerPlugin = statesPerPlugin
+        self.httpMaxResponseBytes = httpMaxResponseBytes
     }
 
     /// The states each plugin version runs: `statesPerPlugin`, or one per online CPU core when it is 0.

@@ -109,7 +109,8 @@ public struct MoonwireApplication: Sendable {
                     maxTimers: configuration.pluginMaxTimers,
                     publishQueueBytes: configuration.pluginPublishQueueBytes,
                     maxPublishHops: configuration.pluginMaxPublishHops,
-                    statesPerPlugin: configuration.pluginStates == 0 ? System.coreCount : configuration.pluginStates),
+                    statesPerPlugin: configuration.pluginStates == 0 ? System.coreCount : configuration.pluginStates,
+                    httpMaxResponseBytes: configuration.pluginHTTPMaxResponseBytes),
                 store: store, metricsFactory: factory, logger: pluginLogger, clock: clock)
         }
         self.plugins = host

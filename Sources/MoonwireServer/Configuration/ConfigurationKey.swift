@@ -175,5 +175,6 @@ extension ConfigurationKey {
         .int("plugins", "publish_queue_bytes", 1024...(4 << 30), "Bytes of events one plugin may have waiting to be published (hub.publish).", \.pluginPublishQueueBytes),
         .int("plugins", "max_publish_hops", 1...1000, "Longest chain of plugin publishes (a plugin publishing while handling an event a plugin published, ...); longer chains are dropped.", \.pluginMaxPublishHops),
         .int("plugins", "states", 0...1024, "Lua states each plugin runs, so that its calls run in parallel, one per state (0: one per event-loop thread, that is per CPU core). A plugin with single_state = true has one.", \.pluginStates),
+        .int("plugins", "http_max_response_bytes", 1024...(256 << 20), "Largest response body hub.http.request reads, in bytes; a larger one is an error (too large).", \.pluginHTTPMaxResponseBytes),
     ]
 }

@@ -63,6 +63,8 @@ public struct ServerConfiguration: Sendable {
     public var pluginMaxPublishHops = 8
     /// Lua states per plugin version (0: one per event-loop thread, that is per CPU core).
     public var pluginStates = 0
+    /// Largest response body `hub.http.request` reads, in bytes.
+    public var pluginHTTPMaxResponseBytes = 1 << 20
     /// Directory served under `/examples` (the example pages), if it exists.
     public var examplesDirectory = "examples"
     /// Each plugin's settings, from the `[plugins.NAME]` tables of the configuration file.
