@@ -373,6 +373,26 @@ static int mw_raise_memory_error(lua_State *L) {
     return lua_error(L);
 }
 
+/// Marks the values a waiting host function is resumed with as a failure: the message follows it.
+static char mw_wait_failed;
+
+void mw_push_wait_failure(lua_State *co, const char *message) {
+    lua_pushlightuserdata(co, &mw_wait_failed);
+    lua_pushstring(co, message);
+}
+
+/// Where a host function that waited goes on: its results are the values it was resumed with (above
+/// its arguments, `base` of them), or, after `mw_push_wait_failure`, a Lua error with the message.
+static int mw_after_wait(lua_State *L, int status, lua_KContext base) {
+    (void)status;
+    int first = (int)base + 1;
+    if (lua_gettop(L) >= first + 1 && lua_touserdata(L, first) == &mw_wait_failed) {
+        lua_settop(L, first + 1);
+        return lua_error(L);
+    }
+    return lua_gettop(L) - (int)base;
+}
+
 static int mw_trampoline(lua_State *L) {
     int function_id = (int)lua_tointeger(L, lua_upvalueindex(1));
     void *context = lua_touserdata(L, lua_upvalueindex(2));
@@ -393,7 +413,7 @@ static int mw_trampoline(lua_State *L) {
     case MW_HOST_YIELD:
         // The Swift side checked mw_can_yield first; what the host waits for comes back as the results.
         if (saved > 0) mw_charge(L, 1);
-        return lua_yield(L, 0);
+        return lua_yieldk(L, 0, (lua_KContext)lua_gettop(L), mw_after_wait);
     default:
         break;
     }

@@ -59,10 +59,28 @@ public final class LuaCoroutine {
     /// Whether the call's deadline has passed.
     public var isPastDeadline: Bool { savedDeadline > 0 && MonotonicClock.nanoseconds() > savedDeadline }
 
+    /// Goes on with the waiting host function failing: it raises a Lua error with `message` (which the
+    /// script may catch with `pcall`).
+    public func resume(failing message: String) -> Step {
+        resume(pushing: { mw_push_wait_failure(self.thread, message) ; return 2 })
+    }
+
     /// Runs the call until it returns, fails or waits; the first run passes its arguments, a later one
     /// `values` (the waiting host function's results). A call whose deadline passed while it waited fails
     /// with the time limit, without running.
     public func resume(with values: [LuaValue] = []) -> Step {
+        resume(pushing: { [state, thread] in
+            state.onThread(thread) {
+                _ = lua_checkstack(thread, Int32(values.count) + 8)
+                for value in values { state.push(value) }
+            }
+            return Int32(values.count)
+        })
+    }
+
+    /// Runs the call; on a later run, `push` puts what the waiting host function gets on the thread's
+    /// stack and says how many values that is.
+    private func resume(pushing push: () -> Int32) -> Step {
         guard !finished else { return .failed(.runtime(message: "the call is over", traceback: "")) }
         if started, isPastDeadline {
             close()
@@ -70,11 +88,7 @@ public final class LuaCoroutine {
         }
         var count = Int32(0)
         if started {
-            state.onThread(thread) {
-                _ = lua_checkstack(thread, Int32(values.count) + 8)
-                for value in values { state.push(value) }
-            }
-            count = Int32(values.count)
+            count = push()
             state.limits.pointee.budget = savedBudget
             state.limits.pointee.deadline_ns = savedDeadline
         } else {
@@ -88,7 +102,8 @@ public final class LuaCoroutine {
         case LUA_YIELD:
             savedBudget = state.limits.pointee.budget
             savedDeadline = state.limits.pointee.deadline_ns
-            lua_settop(thread, 0)
+            // Only the yielded values go: what lies below belongs to the waiting function's frame.
+            lua_settop(thread, lua_gettop(thread) - produced)
             guard let operation = state.pendingSuspension else {
                 close()
                 return .failed(.runtime(message: "coroutine.yield outside a coroutine of the plugin's own", traceback: ""))

@@ -27,7 +27,7 @@ extension HubModule {
                 }
                 let maxBytes = context.host.options.httpMaxResponseBytes
                 return try call.suspend(PluginWait { deadline in
-                    await PluginHTTPClient.perform(request, deadline: deadline, maxResponseBytes: maxBytes)
+                    .values(await PluginHTTPClient.perform(request, deadline: deadline, maxResponseBytes: maxBytes))
                 })
             })
         ]

@@ -84,7 +84,15 @@ enum HubModule {
                 let room = try call.string(1)
                 let limit = call.isNil(2) ? 20 : Int(try call.integer(2))
                 guard let hub = context.host.hub else { return [.json([])] }
-                let events = hub.broker.recentHistory(room: room, count: max(0, min(limit, 10_000))) ?? []
+                let count = max(0, min(limit, 10_000))
+                if hub.broker.historyWaitsForIO, call.canSuspend {
+                    let broker = hub.broker
+                    return try call.suspend(PluginWait { _ in
+                        let events = (try? await broker.history(room: room, .latest(count)).events) ?? []
+                        return .values([.json(.array(events.map { .object($0.pluginTable) }))])
+                    })
+                }
+                let events = hub.broker.recentHistory(room: room, count: count) ?? []
                 return [.json(.array(events.map { .object($0.pluginTable) }))]
             }),
             ("stats", { _ throws(LuaCallError) in
@@ -112,12 +120,25 @@ enum HubModule {
 
     private static func storage(_ context: PluginStateContext) -> [(String, LuaHostFunction)] {
         let store = context.host.store
+        let plugin = context.name
         /// A `ttl` is at most ten years.
         let maxTTL: ClosedRange<Double> = 0...315_360_000
-        /// A store failure (quota, Redis unreachable) is a Lua error in the calling plugin.
-        func attempt<T>(_ name: String, _ body: () throws -> T) throws(LuaCallError) -> T {
+        /// Runs a store call: waiting for it without holding the thread when the store waits for I/O and
+        /// the call may wait, else at once. A failure (quota, Redis unreachable) is a Lua error in the plugin.
+        func perform(
+            _ name: String, _ call: LuaCall, now: () throws -> [LuaValue], waiting: @escaping @Sendable (UInt64) async throws -> [LuaValue]
+        ) throws(LuaCallError) -> [LuaValue] {
+            if store.waitsForIO, call.canSuspend {
+                return try call.suspend(PluginWait { deadline in
+                    do {
+                        return .values(try await waiting(deadline))
+                    } catch {
+                        return .failure("hub.\(name): \(error)")
+                    }
+                })
+            }
             do {
-                return try body()
+                return try now()
             } catch {
                 throw LuaCallError("hub.\(name): \(error)")
             }
@@ -125,29 +146,36 @@ enum HubModule {
         return [
             ("store.get", { call throws(LuaCallError) in
                 let key = try call.string(1)
-                guard let value = try attempt("store.get", { try store.get(context.name, key) }) else { return [] }
-                return [.json(value)]
+                return try perform(
+                    "store.get", call, now: { try store.get(plugin, key).map { [.json($0)] } ?? [] },
+                    waiting: { try await store.get(plugin, key, deadline: $0).map { [.json($0)] } ?? [] })
             }),
             ("store.set", { call throws(LuaCallError) in
                 let key = try call.string(1)
                 let value = call.isNil(2) ? nil : try call.json(2)
                 let ttl = call.isNil(3) ? nil : try call.number(3, in: maxTTL)
-                try attempt("store.set", { try store.set(context.name, key, value, ttl: ttl) })
-                return []
+                return try perform(
+                    "store.set", call, now: { try store.set(plugin, key, value, ttl: ttl) ; return [] },
+                    waiting: { try await store.set(plugin, key, value, ttl: ttl, deadline: $0) ; return [] })
             }),
             ("store.delete", { call throws(LuaCallError) in
                 let key = try call.string(1)
-                try attempt("store.delete", { try store.set(context.name, key, nil, ttl: nil) })
-                return []
+                return try perform(
+                    "store.delete", call, now: { try store.set(plugin, key, nil, ttl: nil) ; return [] },
+                    waiting: { try await store.set(plugin, key, nil, ttl: nil, deadline: $0) ; return [] })
             }),
             ("store.incr", { call throws(LuaCallError) in
                 let key = try call.string(1)
                 let by: JSONValue = call.isNil(2) ? .int(1) : try call.numberValue(2)
                 let ttl = call.isNil(3) ? nil : try call.number(3, in: maxTTL)
-                return [.json(try attempt("store.incr", { try store.increment(context.name, key, by: by, ttl: ttl) }))]
+                return try perform(
+                    "store.incr", call, now: { [.json(try store.increment(plugin, key, by: by, ttl: ttl))] },
+                    waiting: { [.json(try await store.increment(plugin, key, by: by, ttl: ttl, deadline: $0))] })
             }),
-            ("store.keys", { _ throws(LuaCallError) in
-                [.json(.array(try attempt("store.keys", { try store.keys(context.name) }).map { .string($0) }))]
+            ("store.keys", { call throws(LuaCallError) in
+                try perform(
+                    "store.keys", call, now: { [.json(.array(try store.keys(plugin).map { .string($0) }))] },
+                    waiting: { [.json(.array(try await store.keys(plugin, deadline: $0).map { .string($0) }))] })
             }),
         ]
     }

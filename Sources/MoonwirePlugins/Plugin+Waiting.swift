@@ -34,17 +34,16 @@ extension Plugin {
             return .done([])
         }
         while case .suspended(let operation) = step {
-            let values: [LuaValue]
-            if let wait = operation as? PluginWait {
-                values = await wait.run(coroutine.deadline)
-            } else {
-                values = [.nilValue, .string("the hub cannot do what this call waited for")]
-            }
+            let result: PluginWait.Result =
+                if let wait = operation as? PluginWait { await wait.run(coroutine.deadline) } else { .failure("the hub cannot do what this call waited for") }
             let resumed = withStateToGoOn(index) { vm -> LuaCoroutine.Step in
                 vm.context.currentHops.store(hops, ordering: .relaxed)
                 let start = MonotonicClock.nanoseconds()
                 defer { elapsed += MonotonicClock.nanoseconds() - start }
-                return coroutine.resume(with: values)
+                switch result {
+                case .values(let values): return coroutine.resume(with: values)
+                case .failure(let message): return coroutine.resume(failing: message)
+                }
             }
             guard let resumed else {
                 // The state stayed busy past the time a call may run: the version is stuck; the waiting

@@ -4,8 +4,9 @@ import Synchronization
 /// The key-value store plugins reach as `hub.store`: one namespace per plugin, kept by the hub across
 /// reloads. Values are JSON-like; a key may expire (`ttl` in seconds).
 ///
-/// Calls are synchronous (plugin hooks are): an implementation backed by a server may block the calling
-/// thread briefly, never an event loop the server's own replies need.
+/// Calls are synchronous for the hooks that cannot wait: an implementation backed by a server may block
+/// the calling thread briefly, never an event loop the server's own replies need. Hooks that may wait use
+/// the `deadline` variants, which such a store implements without blocking.
 public protocol PluginKeyValueStore: Sendable {
     /// The value of `key`, or `nil` when it is missing or expired.
     func get(_ plugin: String, _ key: String) throws -> JSONValue?
@@ -19,6 +20,35 @@ public protocol PluginKeyValueStore: Sendable {
     func keys(_ plugin: String) throws -> [String]
     /// Drops expired entries, where the store has to do it itself.
     func purgeExpired()
+
+    /// Whether calls wait for I/O (a store in a server): a hook that may wait then waits for them without
+    /// holding its thread, through the `deadline` variants below (monotonic ns; 0: none).
+    var waitsForIO: Bool { get }
+    func get(_ plugin: String, _ key: String, deadline: UInt64) async throws -> JSONValue?
+    func set(_ plugin: String, _ key: String, _ value: JSONValue?, ttl: Double?, deadline: UInt64) async throws
+    func increment(_ plugin: String, _ key: String, by delta: JSONValue, ttl: Double?, deadline: UInt64) async throws -> JSONValue
+    func keys(_ plugin: String, deadline: UInt64) async throws -> [String]
+}
+
+/// A store in the hub's memory answers at once: its waiting variants are its plain ones.
+extension PluginKeyValueStore {
+    public var waitsForIO: Bool { false }
+
+    public func get(_ plugin: String, _ key: String, deadline: UInt64) async throws -> JSONValue? {
+        try get(plugin, key)
+    }
+
+    public func set(_ plugin: String, _ key: String, _ value: JSONValue?, ttl: Double?, deadline: UInt64) async throws {
+        try set(plugin, key, value, ttl: ttl)
+    }
+
+    public func increment(_ plugin: String, _ key: String, by delta: JSONValue, ttl: Double?, deadline: UInt64) async throws -> JSONValue {
+        try increment(plugin, key, by: delta, ttl: ttl)
+    }
+
+    public func keys(_ plugin: String, deadline: UInt64) async throws -> [String] {
+        try keys(plugin)
+    }
 }
 
 extension PluginKeyValueStore {

@@ -282,6 +282,8 @@ public final class RedisBroker: Broker {
     }
 
     /// Plugins' `hub.history`: blocks the calling hook for at most a second, on the broker's own thread.
+    public var historyWaitsForIO: Bool { true }
+
     public func recentHistory(room: String, count: Int) -> [Event]? {
         do {
             let reply = try blocking.runBlocking(

@@ -34,6 +34,30 @@ import Testing
         #expect(results.first == .value("BC"))
     }
 
+    @Test func aWaitThatFailsRaisesAnErrorWhereTheScriptWaited() throws {
+        let lua = try lua()
+        let caught = lua.coroutine(try function(lua, "local ok, err = pcall(wait.ask, 'x') return err"), [], results: 1)
+        guard case .suspended = caught.resume() else { Issue.record("did not wait"); return }
+        guard case .done(let results) = caught.resume(failing: "redis is away") else { Issue.record("did not finish"); return }
+        #expect(results.first == .value("redis is away"))
+        let uncaught = lua.coroutine(try function(lua, "wait.ask('x') return 'not reached'"), [], results: 1)
+        guard case .suspended = uncaught.resume() else { Issue.record("did not wait"); return }
+        guard case .failed(let error) = uncaught.resume(failing: "redis is away") else { Issue.record("did not fail"); return }
+        #expect(error.description.contains("redis is away"))
+    }
+
+    @Test func aWaitingCallReturnsTablesAfterOtherCallsRan() throws {
+        let lua = try lua()
+        let body = "local t = ... flag = true t.n = wait.ask('w') flag = false return t"
+        let waiting = lua.coroutine(try function(lua, body), [.json(["slow": true])], results: 3)
+        guard case .suspended = waiting.resume() else { Issue.record("did not wait"); return }
+        let other = lua.coroutine(try function(lua, "local t = ... t.seen = flag return t"), [.json(["fast": true])], results: 3)
+        guard case .done(let otherResults) = other.resume() else { Issue.record("the other call did not run"); return }
+        #expect(otherResults.first == .value(["fast": true, "seen": true]))
+        guard case .done(let results) = waiting.resume(with: [.json(1)]) else { Issue.record("did not finish"); return }
+        #expect(results.first == .value(["slow": true, "n": 1]), "\(results)")
+    }
+
     @Test func theStateServesOtherCallsWhileOneWaits() throws {
         let lua = try lua()
         let waiting = lua.coroutine(try function(lua, "counter = (counter or 0) + 1 return wait.ask('w') + counter"), [], results: 1)

@@ -86,6 +86,9 @@ int mw_resume(lua_State *L, lua_State *co, int nargs, int *nresults, int fresh);
 /// script made, and not a plain call), and nothing in between forbids yielding.
 int mw_can_yield(lua_State *L);
 
+/// Pushes what resumes a waiting host function with a failure: it raises a Lua error with `message`.
+void mw_push_wait_failure(lua_State *co, const char *message);
+
 /// Resets a coroutine that will not be resumed again (closes its pending to-be-closed variables).
 void mw_reset_thread(lua_State *co);
 

@@ -37,6 +37,10 @@ public protocol Broker: Sendable {
     /// or by blocking briefly off the caller's event loop (plugins' `hub.history` uses it); `nil` otherwise.
     func recentHistory(room: String, count: Int) -> [Event]?
 
+    /// Whether `recentHistory` waits for I/O (history in a server): a caller that can suspend should use
+    /// `history(room:_:)` instead.
+    var historyWaitsForIO: Bool { get }
+
     /// Where presence is shared between nodes; `nil` for a single node (the hub's own rooms tell).
     var presence: (any PresenceStore)? { get }
 
@@ -55,6 +59,7 @@ public protocol Broker: Sendable {
 
 extension Broker {
     public func recentHistory(room: String, count: Int) -> [Event]? { nil }
+    public var historyWaitsForIO: Bool { false }
     public var presence: (any PresenceStore)? { nil }
     public func retainsHistory(room: String) -> Bool { false }
     public func forget(room: String) {}
