@@ -3,8 +3,8 @@ import MoonwireCore
 
 /// Calls that may wait: the hook runs as a coroutine, and a `hub` function that needs I/O suspends it
 /// instead of blocking the thread. While it waits, its state serves other calls; it goes on in the same
-/// state, on whichever thread the reply arrives. Hooks the hub awaits (`on_connect`, `on_join`,
-/// `on_publish`, a type's `handle`, timers) are called this way.
+/// state, on whichever thread the reply arrives. Every hook but `on_deliver` (and `on_load` /
+/// `on_unload`, which run during a reload) is called this way, and so are timers.
 extension Plugin {
     /// Like `call`, but the call may wait (`PluginWait`) as often as its deadline allows. A version
     /// replaced while a call waits finishes that call.

@@ -36,28 +36,14 @@ extension PluginHost {
         return .done([])
     }
 
-    /// Like `callType`, for a type's `handle` (the call may wait for I/O).
+    /// Calls a custom type's `validate` or `handle` on its owner, or on whichever version owns the type
+    /// now if the owner was replaced while the call waited (the call may wait for I/O).
     func callTypeWaiting(
         _ type: String, on owner: Plugin, function: (PluginVM) -> LuaRef?, hops: Int = 0, _ arguments: (inout PluginVM) -> [LuaValue]
     ) async -> Plugin.Outcome {
         var target = owner
         for _ in 0..<3 {
             let outcome = await target.callWaiting(.eventType, function: function, results: 3, hops: hops, arguments)
-            guard case .retired = outcome else { return outcome }
-            guard let replacement = pluginSet.typeOwners[type], replacement !== target else { return .done([]) }
-            target = replacement
-        }
-        return .done([])
-    }
-
-    /// Calls a custom type's `validate` or `handle` on its owner, or on whichever version owns the type
-    /// now if the owner was replaced while the call waited.
-    func callType(
-        _ type: String, on owner: Plugin, function: (PluginVM) -> LuaRef?, hops: Int = 0, _ arguments: (inout PluginVM) -> [LuaValue]
-    ) -> Plugin.Outcome {
-        var target = owner
-        for _ in 0..<3 {
-            let outcome = target.call(.eventType, function: function, results: 3, hops: hops, arguments)
             guard case .retired = outcome else { return outcome }
             guard let replacement = pluginSet.typeOwners[type], replacement !== target else { return .done([]) }
             target = replacement
@@ -200,17 +186,17 @@ extension PluginHost {
         return replaced ? .replace(current) : .deliver
     }
 
-    public func didLeave(_ connection: ConnectionInfo, room: String, reason: DisconnectReason?) {
+    public func didLeave(_ connection: ConnectionInfo, room: String, reason: DisconnectReason?) async {
         let ctx = JSONValue.object(connection.pluginTable)
         for plugin in pluginSet.with(.onLeave) {
-            _ = call(plugin, .onLeave, results: 0) { _ in [.json(ctx), .string(room), reason.map { .string($0.code) } ?? .string("left")] }
+            _ = await callWaiting(plugin, .onLeave, results: 0) { _ in [.json(ctx), .string(room), reason.map { .string($0.code) } ?? .string("left")] }
         }
     }
 
-    public func didDisconnect(_ connection: ConnectionInfo, reason: DisconnectReason) {
+    public func didDisconnect(_ connection: ConnectionInfo, reason: DisconnectReason) async {
         let ctx = JSONValue.object(connection.pluginTable)
         for plugin in pluginSet.with(.onDisconnect) {
-            _ = call(plugin, .onDisconnect, results: 0) { _ in [.json(ctx), .string(reason.code)] }
+            _ = await callWaiting(plugin, .onDisconnect, results: 0) { _ in [.json(ctx), .string(reason.code)] }
         }
     }
 
@@ -219,7 +205,7 @@ extension PluginHost {
         let name = type.rawValue
         return CustomEventType(name: type, stored: stored) { [weak self] data in
             guard let self else { return nil }
-            switch self.callType(name, on: owner, function: { $0.types[name]?.validate }, { _ in [.json(data)] }) {
+            switch await self.callTypeWaiting(name, on: owner, function: { $0.types[name]?.validate }, { _ in [.json(data)] }) {
             case .retired, .done([]): return nil
             case .failed: return "validation failed"
             case .done(let results):

@@ -140,6 +140,30 @@ import Testing
         #expect(try fixture.host.store.get("web", "inner")?.stringValue?.hasPrefix("cannot wait here") == true)
     }
 
+    @Test func onLeaveAndValidateMayWaitToo() async throws {
+        let backend = try HTTPBackend()
+        let source = """
+            return {
+              http = { allow = { "127.0.0.1:\(backend.port)" } },
+              on_leave = function(ctx, room)
+                local r, err = hub.http.request { url = "\(backend.url("/hello"))" }
+                hub.store.set("left", r and r.status or err)
+              end,
+              types = { vote = { validate = function(data)
+                local r = hub.http.request { url = "\(backend.url("/status/"))" .. tostring(data.code) }
+                if r.status ~= 200 then return false, "backend says " .. r.status end
+                return true
+              end } } }
+            """
+        let fixture = PluginFixture(["web.lua": source], limits: LuaLimits(callTimeout: .seconds(10)))
+        #expect(fixture.reload().succeeded)
+        let alice = try await fixture.connect("alice")
+        #expect(await fixture.send(alice, "vote", data: ["code": 200]) == nil)
+        #expect(await fixture.send(alice, "vote", data: ["code": 403])?.message.contains("backend says 403") == true)
+        await fixture.hub.leave(alice, room: "general")
+        try await fixture.eventually("on_leave to ask the backend") { try fixture.host.store.get("web", "left") == 200 }
+    }
+
     @Test func aCallPastItsDeadlineWhileWaitingFailsAsTime() async throws {
         let backend = try HTTPBackend()
         let fixture = fixture(

@@ -86,7 +86,7 @@ extension Hub {
             await leave(connection, room: room, reason: reason)
         }
         statistics.connectionClosed(connection.transport, reason: reason)
-        hooks.didDisconnect(ConnectionInfo(connection), reason: reason)
+        await hooks.didDisconnect(ConnectionInfo(connection), reason: reason)
         logger.debug(
             "disconnected",
             metadata: ["connection": "\(connection.id)", "user": "\(connection.userID)", "reason": "\(reason.code)"])

@@ -31,7 +31,7 @@ extension Hub {
         let builtIn = event.type == .message || event.type == .typing || event.type == .notification
         if !builtIn {
             if let custom {
-                if let problem = custom.validate(event.data) {
+                if let problem = await custom.validate(event.data) {
                     throw HubError(.invalidField, "invalid data for '\(event.type)': \(problem)")
                 }
             } else if requireKnownType {

@@ -113,7 +113,7 @@ extension Hub {
             await announce(.userLeft, user: connection, room: roomID)
         }
         if lastOfUser {
-            hooks.didLeave(ConnectionInfo(connection), room: roomID, reason: reason)
+            await hooks.didLeave(ConnectionInfo(connection), room: roomID, reason: reason)
         }
         logger.debug("left", metadata: ["connection": "\(connection.id)", "room": "\(roomID)"])
     }

@@ -1,8 +1,8 @@
 /// The points where plugins decide what the hub does. The Lua plugin host implements this;
 /// `NoHooks` keeps the seed's behaviour.
 ///
-/// The hooks the hub awaits (authentication, joins, publishes) may wait for I/O without blocking a
-/// thread; the others are synchronous: they run on the event path (fan-out, leaving) and must not block.
+/// The hooks the hub awaits may wait for I/O without blocking a thread; the delivery filter is
+/// synchronous: it runs once per recipient in the fan-out and must not block.
 public protocol HubHooks: Sendable {
     /// Authenticates a new connection (every transport). `.noOpinion` falls back to the seed's rule:
     /// the client names its own user id.
@@ -21,10 +21,10 @@ public protocol HubHooks: Sendable {
     func filterDelivery(_ event: Event, to recipient: ConnectionInfo) -> DeliveryDecision
 
     /// A user's last connection left `room`.
-    func didLeave(_ connection: ConnectionInfo, room: String, reason: DisconnectReason?)
+    func didLeave(_ connection: ConnectionInfo, room: String, reason: DisconnectReason?) async
 
     /// A connection ended, for whatever reason.
-    func didDisconnect(_ connection: ConnectionInfo, reason: DisconnectReason)
+    func didDisconnect(_ connection: ConnectionInfo, reason: DisconnectReason) async
 
     /// The rules for a type that is not built in, or `nil` if no plugin registered it.
     func eventType(_ type: EventType) -> CustomEventType?
@@ -135,9 +135,9 @@ public struct CustomEventType: Sendable {
     /// Stored in history (and resumable) or ephemeral.
     public var stored: Bool
     /// Checks the event's `data`; returns an error message, or `nil` when valid.
-    public var validate: @Sendable (JSONValue) -> String?
+    public var validate: @Sendable (JSONValue) async -> String?
 
-    public init(name: EventType, stored: Bool, validate: @escaping @Sendable (JSONValue) -> String? = { _ in nil }) {
+    public init(name: EventType, stored: Bool, validate: @escaping @Sendable (JSONValue) async -> String? = { _ in nil }) {
         self.name = name
         self.stored = stored
         self.validate = validate
@@ -152,7 +152,7 @@ public struct NoHooks: HubHooks {
     public func filterPublish(_ event: Event, from publisher: PublisherInfo) async -> PublishDecision { .pass(event) }
     public var filtersDelivery: Bool { false }
     public func filterDelivery(_ event: Event, to recipient: ConnectionInfo) -> DeliveryDecision { .deliver }
-    public func didLeave(_ connection: ConnectionInfo, room: String, reason: DisconnectReason?) {}
-    public func didDisconnect(_ connection: ConnectionInfo, reason: DisconnectReason) {}
+    public func didLeave(_ connection: ConnectionInfo, room: String, reason: DisconnectReason?) async {}
+    public func didDisconnect(_ connection: ConnectionInfo, reason: DisconnectReason) async {}
     public func eventType(_ type: EventType) -> CustomEventType? { nil }
 }

@@ -2,10 +2,9 @@ import MoonwireCore
 import MoonwirePlugins
 import MoonwireRedis
 
-/// `hub.store` shared by every node through Redis. A hook that may wait (`on_connect`, `on_join`,
-/// `on_publish`, a type's `handle`, a timer) waits for the reply without holding a thread; the others
-/// (`on_deliver`, `validate`, `on_leave`, `on_disconnect`, `on_load`, `on_unload`) block their thread for
-/// the round trip (the Redis broker's blocking client, on an event loop of its own). Either way one call
+/// `hub.store` shared by every node through Redis. A hook that may wait (all but `on_deliver`,
+/// `on_load` and `on_unload`) waits for the reply without holding a thread; those three block their
+/// thread for the round trip (the Redis broker's blocking client, on an event loop of its own). Either way one call
 /// takes at most two seconds. Expiry is Redis's own. The data lives in Redis, not in the hub: a value may
 /// be at most the quota's bytes, and Redis's own `maxmemory` bounds the total (the key-count quota
 /// applies to the in-process store).
