@@ -69,6 +69,11 @@ public final class Plugin: Sendable {
         case retired
         case done([LuaResult])
         case failed(PluginRuntimeError)
+
+        var isRetired: Bool {
+            if case .retired = self { return true }
+            return false
+        }
     }
 
     /// How many Lua states the version runs (calls run in parallel, one per state).

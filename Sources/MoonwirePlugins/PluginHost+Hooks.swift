@@ -20,20 +20,15 @@ extension PluginHost {
         return .done([])
     }
 
-    /// Like `call`, for hooks the hub awaits: the call may wait for I/O (`Plugin.callWaiting`).
+    /// Like `call`, for every hook but `on_deliver`: the call may wait for I/O (`Plugin.callWaiting`).
     func callWaiting(
         _ plugin: Plugin, _ hook: PluginHook, results: Int32, hops: Int = 0, _ arguments: (inout PluginVM) -> [LuaValue]
     ) async -> Plugin.Outcome {
-        var target = plugin
-        for _ in 0..<3 {
-            let outcome = await target.callWaiting(hook, function: { $0.hooks[hook] }, results: results, hops: hops, arguments)
-            guard case .retired = outcome else { return outcome }
-            guard let replacement = pluginSet.byName[target.name], replacement !== target, replacement.hooks.contains(hook) else {
-                return .done([])
-            }
-            target = replacement
+        await onCurrentVersion(of: plugin, replacement: { retired in
+            self.pluginSet.byName[retired.name].flatMap { $0 !== retired && $0.hooks.contains(hook) ? $0 : nil }
+        }) { target in
+            await target.callWaiting(hook, function: { $0.hooks[hook] }, results: results, hops: hops, arguments)
         }
-        return .done([])
     }
 
     /// Calls a custom type's `validate` or `handle` on its owner, or on whichever version owns the type
@@ -41,12 +36,23 @@ extension PluginHost {
     func callTypeWaiting(
         _ type: String, on owner: Plugin, function: (PluginVM) -> LuaRef?, hops: Int = 0, _ arguments: (inout PluginVM) -> [LuaValue]
     ) async -> Plugin.Outcome {
-        var target = owner
+        await onCurrentVersion(of: owner, replacement: { retired in
+            self.pluginSet.typeOwners[type].flatMap { $0 !== retired ? $0 : nil }
+        }) { target in
+            await target.callWaiting(.eventType, function: function, results: 3, hops: hops, arguments)
+        }
+    }
+
+    /// Runs `attempt` on `plugin`; when that version was replaced before the call began, on the version
+    /// `replacement` names instead (three times at most; none: no opinion).
+    private func onCurrentVersion(
+        of plugin: Plugin, replacement: (Plugin) -> Plugin?, _ attempt: (Plugin) async -> Plugin.Outcome
+    ) async -> Plugin.Outcome {
+        var target = plugin
         for _ in 0..<3 {
-            let outcome = await target.callWaiting(.eventType, function: function, results: 3, hops: hops, arguments)
-            guard case .retired = outcome else { return outcome }
-            guard let replacement = pluginSet.typeOwners[type], replacement !== target else { return .done([]) }
-            target = replacement
+            let outcome = await attempt(target)
+            guard case .retired = outcome, let next = replacement(target) else { return outcome.isRetired ? .done([]) : outcome }
+            target = next
         }
         return .done([])
     }
