@@ -29,7 +29,7 @@ test: test-deps
 # Two rounds: the suites that start their own processes (hub nodes, redis-server, load generator) and
 # the attack suites (thousands of rooms, hundreds of connections, many-key events, hostile plugins, slow HTTP) run after the rest,
 # so that timing-sensitive tests do not compete with them for the two cores.
-PROCESS_SUITES = ClusterTests|RedisBrokerTests|BrokerConformanceTests|DurableHistoryTests|BenchSmokeTests|ManyKeyEventTests|RoomTableTests|PresenceLimitTests|JoinStormTests|HistoryCapTests|HostilePluginTests|HTTPTimeoutTests
+PROCESS_SUITES = ClusterTests|RedisBrokerTests|BrokerConformanceTests|DurableHistoryTests|BenchSmokeTests|ManyKeyEventTests|RoomTableTests|PresenceLimitTests|JoinStormTests|HistoryCapTests|HostilePluginTests|HTTPTimeoutTests|RedisPluginStoreTests|HTTPRequestTests
 
 test-swift:
 	$(SWIFT) test --skip-build --skip '$(PROCESS_SUITES)'

@@ -20,9 +20,7 @@ extension RedisClient {
     {
         let connection = try requireConnection()
         precondition(!connection.eventLoop.inEventLoop, "runBlocking called on the Redis client's own event loop")
-        let promise = connection.eventLoop.makePromise(of: RESPValue.self)
-        promise.completeWithTask { try await script.run(on: connection, keys: keys, arguments: arguments) }
-        return try Self.wait(for: promise.futureResult, timeout: timeout)
+        return try Self.wait(for: script.runFuture(on: connection, keys: keys, arguments: arguments), timeout: timeout)
     }
 
     private static func wait(for future: EventLoopFuture<RESPValue>, timeout: Duration) throws -> RESPValue {
