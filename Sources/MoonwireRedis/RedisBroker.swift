@@ -50,6 +50,9 @@ public final class RedisBroker: Broker {
     let subscriptions: RedisSubscriptions
     let presenceStore: RedisPresenceStore
     private let subscriberGroup: MultiThreadedEventLoopGroup
+    /// Fan-out of what arrives over pub/sub: threads of its own (one per core), so that a delivery filter
+    /// waiting on Redis never holds up the threads that serve connections.
+    private let fanoutGroup: MultiThreadedEventLoopGroup
     private let blockingGroup: MultiThreadedEventLoopGroup
     private let sink = Mutex<(any BrokerSink)?>(nil)
     private let knownRooms = Mutex<Set<String>>([])
@@ -64,6 +67,7 @@ public final class RedisBroker: Broker {
         self.keys = RedisKeys(prefix: options.keyPrefix)
         self.logger = logger
         self.subscriberGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        self.fanoutGroup = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         self.blockingGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         self.healthGauge = Meter(label: "moonwire_broker_healthy", factory: metricsFactory)
         self.reconnectCounter = CoreMetrics.Counter(label: "moonwire_broker_reconnects_total", factory: metricsFactory)
@@ -87,7 +91,7 @@ public final class RedisBroker: Broker {
         commandsBox.withLock { $0 = commands }
         self.commands = commands
         let subscriptions = RedisSubscriptions(
-            keys: keys, linger: options.linger, logger: logger, lanes: FanoutLanes(group: MultiThreadedEventLoopGroup.singleton),
+            keys: keys, linger: options.linger, logger: logger, lanes: FanoutLanes(group: fanoutGroup),
             catchUpRead: { room, after in
                 guard let commands = commandsBox.withLock({ $0 }) else { return [] }
                 // The subscriber may be back before the command connection.
@@ -320,6 +324,7 @@ public final class RedisBroker: Broker {
         await blocking.stop()
         try? await subscriberGroup.shutdownGracefully()
         try? await blockingGroup.shutdownGracefully()
+        try? await fanoutGroup.shutdownGracefully()
     }
 
     public func statistics() async -> BrokerStatistics {

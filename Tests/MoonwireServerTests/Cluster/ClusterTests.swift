@@ -147,8 +147,9 @@ import Testing
                 try await other.join("lobby")
                 let doomed = try await nodes[2].connect("carol")
                 try await doomed.join("lobby")
-                try await watcher.next(type: "user_joined", where: inLobby("carol"))
-                try await other.next(type: "user_joined", where: inLobby("carol"))
+                // Across nodes, through Redis: a generous deadline for a loaded machine.
+                try await watcher.next(type: "user_joined", timeout: .seconds(20), where: inLobby("carol"))
+                try await other.next(type: "user_joined", timeout: .seconds(20), where: inLobby("carol"))
 
                 let killed = ContinuousClock.now
                 try await nodes[2].kill()
