@@ -8,7 +8,9 @@ import MoonwireCore
 /// start (waiting included).
 ///
 /// Like its state, a coroutine is not thread-safe: its owner runs `resume` under the state's lock. While
-/// it is suspended, other calls (and coroutines) may run on the same state.
+/// it is suspended, other calls (and coroutines) may run on the same state. It is not closed when it is
+/// freed (the state may then be running another call on another thread): a coroutine neither finished nor
+/// closed keeps its Lua thread until the state is freed.
 public final class LuaCoroutine {
     private unowned let state: LuaState
     private let thread: OpaquePointer
@@ -36,15 +38,7 @@ public final class LuaCoroutine {
         thread = lua_newthread(main)!
         threadRef = LuaRef(id: mw_ref(main))
         lua_rawgeti(thread, mw_registryindex(), lua_Integer(function.id))
-        state.onThread(thread) {
-            _ = lua_checkstack(thread, Int32(arguments.count) + 8)
-            for argument in arguments { state.push(argument) }
-        }
-    }
-
-    deinit {
-        // Not closed here: the state may be running another call on another thread. A coroutine that was
-        // neither finished nor closed (`abandon`) keeps its thread until the state is freed.
+        push(arguments)
     }
 
     /// Gives the call up without touching the state (whose lock the caller does not hold): its thread is
@@ -69,13 +63,18 @@ public final class LuaCoroutine {
     /// `values` (the waiting host function's results). A call whose deadline passed while it waited fails
     /// with the time limit, without running.
     public func resume(with values: [LuaValue] = []) -> Step {
-        resume(pushing: { [state, thread] in
-            state.onThread(thread) {
-                _ = lua_checkstack(thread, Int32(values.count) + 8)
-                for value in values { state.push(value) }
-            }
+        resume(pushing: {
+            self.push(values)
             return Int32(values.count)
         })
+    }
+
+    /// Pushes `values` on the thread's stack.
+    private func push(_ values: [LuaValue]) {
+        state.onThread(thread) {
+            _ = lua_checkstack(thread, Int32(values.count) + 8)
+            for value in values { state.push(value) }
+        }
     }
 
     /// Runs the call; on a later run, `push` puts what the waiting host function gets on the thread's
@@ -86,7 +85,7 @@ public final class LuaCoroutine {
             close()
             return .failed(.limit(.time, location: "", traceback: ""))
         }
-        var count = Int32(0)
+        let count: Int32
         if started {
             count = push()
             state.limits.pointee.budget = savedBudget

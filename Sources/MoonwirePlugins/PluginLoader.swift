@@ -53,7 +53,7 @@ struct PluginLoader {
 
         // Hooks
         let hooks = try readHooks(state, table, plugin: name)
-        let known = Set(PluginHook.tableHooks.map(\.rawValue) + ["name", "version", "priority", "config", "types", "description", "single_state", "http"])
+        let known = Set(PluginHook.tableHooks.map(\.rawValue))
         if let unknown = state.keys(table).first(where: { $0.hasPrefix("on_") && !known.contains($0) }) {
             throw .invalid(name, "unknown hook '\(unknown)' (hooks: \(PluginHook.tableHooks.map(\.rawValue).joined(separator: ", ")))")
         }

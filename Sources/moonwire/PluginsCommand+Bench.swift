@@ -57,9 +57,9 @@ extension PluginsCommand {
             let event = Event(type: .message, userID: "bench", roomID: "bench", data: data)
             let stored = Event(type: .message, userID: "bench", roomID: "bench", data: data, id: EventID(1))
             let evict: (() -> Void)? = evictMiB > 0 ? Self.cacheEvictor(megabytes: evictMiB) : nil
-            let publish = await Self.timeAsync(calls, between: evict) { _ in _ = await host.filterPublish(event, from: publisher) }
+            let publish = await Self.time(calls, between: evict) { _ in _ = await host.filterPublish(event, from: publisher) }
             let deliver = host.filtersDelivery
-                ? Self.time(calls, between: evict) { _ in _ = host.filterDelivery(stored, to: recipient) } : nil
+                ? await Self.time(calls, between: evict) { _ in _ = host.filterDelivery(stored, to: recipient) } : nil
             var throughput: [(hook: String, single: Double, parallel: Double)] = []
             if threads > 1 {
                 // Publishers of many users, as in a busy hub: per-user keys (rate limits) spread, and fit the store quota.
@@ -115,22 +115,6 @@ extension PluginsCommand {
             }
         }
 
-        /// Times `body` `count` times (after a tenth as warm-up), nanoseconds each; `between` runs before
-        /// each timed call, untimed.
-        static func time(_ count: Int, between: (() -> Void)? = nil, _ body: (Int) -> Void) -> Timing {
-            let count = max(1, count)
-            for index in 0..<max(1, count / 10) { body(index) }
-            var times: [UInt64] = []
-            times.reserveCapacity(count)
-            for index in 0..<count {
-                between?()
-                let start = MonotonicClock.nanoseconds()
-                body(index)
-                times.append(MonotonicClock.nanoseconds() - start)
-            }
-            return Timing(sorted: times.sorted())
-        }
-
         /// Calls `body` `count` times in all (with the call's index), spread over `tasks` tasks started
         /// together (Swift runs them on as many threads as there are cores); calls per second.
         static func callsPerSecond(_ count: Int, tasks: Int, _ body: @escaping @Sendable (Int) async -> Void) async -> Double {
@@ -148,8 +132,9 @@ extension PluginsCommand {
             return Double(perTask * tasks) / seconds
         }
 
-        /// `time`, for a body that awaits.
-        static func timeAsync(_ count: Int, between: (() -> Void)? = nil, _ body: (Int) async -> Void) async -> Timing {
+        /// Times `body` `count` times (after a tenth as warm-up), nanoseconds each; `between` runs before
+        /// each timed call, untimed.
+        static func time(_ count: Int, between: (() -> Void)? = nil, _ body: (Int) async -> Void) async -> Timing {
             let count = max(1, count)
             for index in 0..<max(1, count / 10) { await body(index) }
             var times: [UInt64] = []

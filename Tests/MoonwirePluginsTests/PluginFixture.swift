@@ -44,6 +44,31 @@ final class PluginFixture: Sendable {
     @discardableResult
     func reload() -> ReloadReport { host.reload(trigger: "test") }
 
+    /// A hub with `slow.lua` in `states` Lua states: its `on_publish` never returns for `{"stuck": true}`,
+    /// and stamps other events (`served`, and `version_loaded_at`, when the version was loaded). The
+    /// deadline is checked every `checkInterval` instructions: with an interval no loop reaches, the Lua
+    /// loop stands for a C call that the limits cannot stop. Calls time out after 100 ms; a call is stuck
+    /// 200 ms later.
+    static func withStuckablePlugin(states: Int) -> PluginFixture {
+        PluginFixture(
+            [
+                "slow.lua": """
+                    local loaded_at = hub.now()
+                    return { on_publish = function(ctx, event)
+                      if event.data.stuck then while true do end end
+                      event.data.served = true
+                      event.data.version_loaded_at = loaded_at
+                      return event
+                    end }
+                    """
+            ],
+            limits: LuaLimits(memoryBytes: 32 << 20, instructionsPerCall: 0, callTimeout: .milliseconds(100), checkInterval: .max),
+            configure: {
+                $0.stuckGrace = .milliseconds(200)
+                $0.statesPerPlugin = states
+            })
+    }
+
     /// Runs a message through the plugins' `on_publish` chain on a thread of its own, not one of the few
     /// threads Swift's tasks share: a call that spins (on purpose) cannot starve the rest of the test run.
     func publishOnOwnThread(_ data: JSONValue, from user: String = "alice") async -> PublishDecision {

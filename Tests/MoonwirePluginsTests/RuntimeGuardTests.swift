@@ -8,25 +8,8 @@ import Testing
 /// versions, refusing what would break other recipients.
 @Suite struct RuntimeGuardTests {
     @Test func aCallStuckPastItsDeadlineQuarantinesTheVersionAndAFreshOneServes() async throws {
-        // The deadline is checked every `checkInterval` instructions: with an interval no loop reaches, a
-        // Lua loop stands for a C call that the limits cannot stop.
-        let limits = LuaLimits(memoryBytes: 32 << 20, instructionsPerCall: 0, callTimeout: .milliseconds(100), checkInterval: .max)
-        let fixture = PluginFixture(
-            [
-                "slow.lua": """
-                    local loaded_at = hub.now()
-                    return { on_publish = function(ctx, event)
-                      if event.data.stuck then while true do end end
-                      event.data.version_loaded_at = loaded_at
-                      return event
-                    end }
-                    """
-            ],
-            limits: limits,
-            configure: {
-                $0.stuckGrace = .milliseconds(200)
-                $0.statesPerPlugin = 1  // with one state, the stuck call holds the whole plugin
-            })
+        // With one state, the stuck call holds the whole plugin.
+        let fixture = PluginFixture.withStuckablePlugin(states: 1)
         #expect(fixture.reload().succeeded)
         let original = try #require(fixture.host.plugins.first)
         let alice = try await fixture.connect("alice")

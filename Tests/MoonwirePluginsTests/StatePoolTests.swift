@@ -39,18 +39,7 @@ import Testing
     }
 
     @Test func aStuckCallLeavesTheOtherStatesServing() async throws {
-        // With an interval no loop reaches, a Lua loop stands for a C call that the limits cannot stop.
-        let limits = LuaLimits(memoryBytes: 32 << 20, instructionsPerCall: 0, callTimeout: .milliseconds(100), checkInterval: .max)
-        let fixture = PluginFixture(
-            [
-                "slow.lua": """
-                    return { on_publish = function(ctx, event)
-                      if event.data.stuck then while true do end end
-                      event.data.served = true
-                      return event
-                    end }
-                    """
-            ], limits: limits, configure: { $0.stuckGrace = .milliseconds(200) })
+        let fixture = PluginFixture.withStuckablePlugin(states: 2)
         #expect(fixture.reload().succeeded)
         let original = try #require(fixture.host.plugins.first)
         let alice = try await fixture.connect("alice")
