@@ -242,7 +242,10 @@ int mw_can_yield(lua_State *L) {
     return L == mw_limits_of(L)->root && lua_isyieldable(L);
 }
 
-void mw_reset_thread(lua_State *co) { lua_resetthread(co); }
+void mw_reset_thread(lua_State *co) {
+    lua_resetthread(co);
+    lua_settop(co, 0);  // a thread that failed keeps its error object on its stack
+}
 
 // MARK: loading and sandbox
 

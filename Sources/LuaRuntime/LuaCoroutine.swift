@@ -34,9 +34,14 @@ public final class LuaCoroutine {
     init(state: LuaState, function: LuaRef, arguments: [LuaValue], results: Int32) {
         self.state = state
         self.results = results
-        let main = state.mainThread
-        thread = lua_newthread(main)!
-        threadRef = LuaRef(id: mw_ref(main))
+        if let spare = state.spareThreads.popLast() {
+            thread = spare.thread
+            threadRef = LuaRef(id: spare.ref)
+        } else {
+            let main = state.mainThread
+            thread = lua_newthread(main)!
+            threadRef = LuaRef(id: mw_ref(main))
+        }
         lua_rawgeti(thread, mw_registryindex(), lua_Integer(function.id))
         push(arguments)
     }
@@ -127,13 +132,21 @@ public final class LuaCoroutine {
         }
     }
 
-    /// Ends the call without running it further (frees its thread).
+    /// Ends the call without running it further; its thread is kept for the state's next coroutine
+    /// (a few are), or freed.
     public func close() {
         guard !finished else { return }
         finished = true
         mw_reset_thread(thread)
-        mw_unref(state.mainThread, threadRef.id)
+        if state.spareThreads.count < LuaCoroutine.sparesKept {
+            state.spareThreads.append((thread, threadRef.id))
+        } else {
+            mw_unref(state.mainThread, threadRef.id)
+        }
     }
+
+    /// How many finished threads a state keeps for reuse (a call per delivery would otherwise make one).
+    static let sparesKept = 4
 }
 
 extension LuaState {

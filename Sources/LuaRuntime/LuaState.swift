@@ -27,6 +27,8 @@ public final class LuaState {
     var resultOverflowed = false
     /// What the host function that just returned asked to wait for (`LuaCall.suspend`).
     var pendingSuspension: (any Sendable)?
+    /// Lua threads of finished coroutines, kept for the next ones (with their registry references).
+    var spareThreads: [(thread: OpaquePointer, ref: Int32)] = []
 
     /// The `__metatable` of the read-only views the host makes.
     static let readOnlyMarker = "read-only"

@@ -22,8 +22,8 @@ extension HubModule {
                 }
                 guard call.canSuspend else {
                     return PluginHTTPClient.failure(
-                        "cannot wait here: on_deliver, on_load and on_unload run without waiting"
-                            + " (call hub.http.request from another hook or a timer, not inside a coroutine of the plugin's own)")
+                        "cannot wait here: on_load and on_unload run without waiting (start a timer, hub.after(0.01, fn), to"
+                            + " call hub.http.request from there), and so does a coroutine of the plugin's own")
                 }
                 let maxBytes = context.host.options.httpMaxResponseBytes
                 return try call.suspend(PluginWait { deadline in

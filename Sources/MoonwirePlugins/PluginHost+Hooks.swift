@@ -4,23 +4,25 @@ import MoonwireCore
 /// The hub's hooks, answered by the plugins in priority order. Returning nothing means "no opinion, go on";
 /// a verdict stops the chain.
 extension PluginHost {
-    /// Calls a hook on `plugin`, or on its current version if it was replaced while the call waited.
-    func call(
+    /// Starts a call of a hook on `plugin`, or on the version that replaced it before the call began, on
+    /// this thread: over at once, or waiting for I/O (finish it with `Plugin.finish`).
+    func start(
         _ plugin: Plugin, _ hook: PluginHook, results: Int32, hops: Int = 0, _ arguments: (inout PluginVM) -> [LuaValue]
-    ) -> Plugin.Outcome {
+    ) -> Plugin.Start {
         var target = plugin
         for _ in 0..<3 {
-            let outcome = target.call(hook, results: results, hops: hops, arguments)
-            guard case .retired = outcome else { return outcome }
+            let started = target.start(hook, function: { $0.hooks[hook] }, results: results, hops: hops, arguments)
+            guard case .over(.retired) = started else { return started }
             guard let replacement = pluginSet.byName[target.name], replacement !== target, replacement.hooks.contains(hook) else {
-                return .done([])
+                return .over(.done([]))
             }
             target = replacement
         }
-        return .done([])
+        return .over(.done([]))
     }
 
-    /// Like `call`, for every hook but `on_deliver`: the call may wait for I/O (`Plugin.callWaiting`).
+    /// Calls a hook on `plugin`, or on the version that replaced it before the call began; the call may
+    /// wait for I/O (`Plugin.callWaiting`).
     func callWaiting(
         _ plugin: Plugin, _ hook: PluginHook, results: Int32, hops: Int = 0, _ arguments: (inout PluginVM) -> [LuaValue]
     ) async -> Plugin.Outcome {
@@ -160,36 +162,30 @@ extension PluginHost {
 
     public var filtersDelivery: Bool { pluginSet.filtersDelivery }
 
-    public func filterDelivery(_ event: Event, to recipient: ConnectionInfo) -> DeliveryDecision {
-        var current = event
-        var replaced = false
+    public func filterDelivery(_ event: Event, to recipient: ConnectionInfo) -> DeliveryVerdict {
+        let filters = pluginSet.with(.onDeliver)
+        var chain = DeliveryFilterChain(event)
         let ctx = recipient.pluginValue
-        for plugin in pluginSet.with(.onDeliver) {
-            let snapshot = current
-            let wasReplaced = replaced
-            let outcome = call(plugin, .onDeliver, results: 1, hops: event.pluginHops) { vm in
-                [ctx, wasReplaced ? snapshot.pluginValue : .ref(vm.deliverEvent(snapshot))]
-            }
-            switch outcome {
-            case .retired:
-                continue
-            case .failed:
-                return .drop
-            case .done(let results):
-                switch results.first ?? .none {
-                case .none: continue
-                case .bool(false): return .drop
-                case .bool(true): return replaced ? .replace(current) : .deliver
-                case .value(.object(let changed)):
-                    current.apply(changed)
-                    replaced = true
-                case let other:
-                    plugin.reportBadReturn(.onDeliver, other, expected: "nil, true, false or the event table")
-                    return .drop
+        let hops = event.pluginHops
+        for (position, plugin) in filters.enumerated() {
+            switch start(plugin, .onDeliver, results: 1, hops: hops, { chain.arguments(recipient: ctx, on: &$0) }) {
+            case .over(let outcome):
+                if let decision = chain.take(outcome, of: plugin) { return .now(decision) }
+            case .waiting(let pending):
+                // The rest of the chain goes on once this filter has its answer (the fan-out waits for it).
+                let rest = filters[(position + 1)...]
+                return .later { [chain] in
+                    var chain = chain
+                    if let decision = chain.take(await plugin.finish(pending), of: plugin) { return decision }
+                    for next in rest {
+                        let outcome = await self.callWaiting(next, .onDeliver, results: 1, hops: hops) { chain.arguments(recipient: ctx, on: &$0) }
+                        if let decision = chain.take(outcome, of: next) { return decision }
+                    }
+                    return chain.decision
                 }
             }
         }
-        return replaced ? .replace(current) : .deliver
+        return .now(chain.decision)
     }
 
     public func didLeave(_ connection: ConnectionInfo, room: String, reason: DisconnectReason?) async {

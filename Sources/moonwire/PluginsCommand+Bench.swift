@@ -59,7 +59,7 @@ extension PluginsCommand {
             let evict: (() -> Void)? = evictMiB > 0 ? Self.cacheEvictor(megabytes: evictMiB) : nil
             let publish = await Self.time(calls, between: evict) { _ in _ = await host.filterPublish(event, from: publisher) }
             let deliver = host.filtersDelivery
-                ? await Self.time(calls, between: evict) { _ in _ = host.filterDelivery(stored, to: recipient) } : nil
+                ? await Self.time(calls, between: evict) { _ in _ = await host.filterDelivery(stored, to: recipient).decision } : nil
             var throughput: [(hook: String, single: Double, parallel: Double)] = []
             if threads > 1 {
                 // Publishers of many users, as in a busy hub: per-user keys (rate limits) spread, and fit the store quota.
@@ -68,7 +68,7 @@ extension PluginsCommand {
                 throughput.append(
                     ("on_publish", await Self.callsPerSecond(calls, tasks: 1, publishOne), await Self.callsPerSecond(calls, tasks: threads, publishOne)))
                 if host.filtersDelivery {
-                    let deliverOne: @Sendable (Int) async -> Void = { _ in _ = host.filterDelivery(stored, to: recipient) }
+                    let deliverOne: @Sendable (Int) async -> Void = { _ in _ = await host.filterDelivery(stored, to: recipient).decision }
                     throughput.append(
                         ("on_deliver", await Self.callsPerSecond(calls, tasks: 1, deliverOne), await Self.callsPerSecond(calls, tasks: threads, deliverOne)))
                 }

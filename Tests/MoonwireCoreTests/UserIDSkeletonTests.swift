@@ -31,7 +31,7 @@ import Testing
             func authorizeJoin(_ connection: ConnectionInfo, room: String, exists: Bool) async -> JoinDecision { .noOpinion }
             func filterPublish(_ event: Event, from publisher: PublisherInfo) async -> PublishDecision { .pass(event) }
             var filtersDelivery: Bool { false }
-            func filterDelivery(_ event: Event, to recipient: ConnectionInfo) -> DeliveryDecision { .deliver }
+            func filterDelivery(_ event: Event, to recipient: ConnectionInfo) -> DeliveryVerdict { .now(.deliver) }
             func didLeave(_ connection: ConnectionInfo, room: String, reason: DisconnectReason?) {}
             func didDisconnect(_ connection: ConnectionInfo, reason: DisconnectReason) {}
             func eventType(_ type: EventType) -> CustomEventType? { nil }

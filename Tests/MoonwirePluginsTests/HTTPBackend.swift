@@ -34,6 +34,15 @@ final class HTTPBackend: @unchecked Sendable {
         process.waitUntilExit()
     }
 
+    /// Ends the `/hold?key=KEY` requests, now and later.
+    func release(_ key: String) throws {
+        let release = Process()
+        release.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        release.arguments = ["python3", "-c", "import sys, urllib.request; urllib.request.urlopen(sys.argv[1]).read()", url("/release?key=\(key)")]
+        try release.run()
+        release.waitUntilExit()
+    }
+
     /// `http://127.0.0.1:PORT` + `path`.
     func url(_ path: String) -> String { "http://127.0.0.1:\(port)\(path)" }
 }

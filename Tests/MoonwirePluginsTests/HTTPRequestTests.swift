@@ -122,10 +122,9 @@ import Testing
         let source = """
             return {
               http = { allow = { "127.0.0.1:\(backend.port)" } },
-              on_deliver = function(recipient, event)
+              on_load = function(config, saved)
                 local r, err = hub.http.request { url = "\(backend.url("/hello"))" }
-                hub.store.set("deliver", err)
-                return nil
+                hub.store.set("load", err)
               end,
               on_publish = function(ctx, event)
                 local r, err = coroutine.wrap(function() return hub.http.request { url = "\(backend.url("/hello"))" } end)()
@@ -136,7 +135,7 @@ import Testing
         let fixture = PluginFixture(["web.lua": source], limits: LuaLimits(callTimeout: .seconds(10)))
         #expect(fixture.reload().succeeded)
         _ = try await deliveredData(fixture)
-        #expect(try fixture.host.store.get("web", "deliver")?.stringValue?.hasPrefix("cannot wait here: on_deliver") == true)
+        #expect(try fixture.host.store.get("web", "load")?.stringValue?.hasPrefix("cannot wait here: on_load and on_unload") == true)
         #expect(try fixture.host.store.get("web", "inner")?.stringValue?.hasPrefix("cannot wait here") == true)
     }
 

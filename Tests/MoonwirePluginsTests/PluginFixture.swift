@@ -15,7 +15,8 @@ final class PluginFixture: Sendable {
     ///   - configure: changes to the plugin options.
     init(
         _ files: [String: String], settings: [String: JSONObject] = [:], limits: LuaLimits = LuaLimits(), passOnPublishError: Bool = false,
-        clock: any HubClock = SystemClock(), configure: (inout PluginOptions) -> Void = { _ in }
+        clock: any HubClock = SystemClock(), hubConfiguration: HubConfiguration = HubConfiguration(),
+        configure: (inout PluginOptions) -> Void = { _ in }
     ) {
         directory = NSTemporaryDirectory() + "moonwire-plugins-" + RandomID.token(length: 10)
         try! FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -24,7 +25,7 @@ final class PluginFixture: Sendable {
         options.statesPerPlugin = 2
         configure(&options)
         host = PluginHost(options: options, store: PluginStore(clock: clock), clock: clock)
-        hub = Hub(configuration: HubConfiguration(), broker: MemoryBroker(historySize: 100), hooks: host, clock: clock)
+        hub = Hub(configuration: hubConfiguration, broker: MemoryBroker(historySize: 100), hooks: host, clock: clock)
         host.attach(hub)
         for (name, source) in files { write(name, source) }
     }

@@ -5,6 +5,8 @@ GET  /hello            200 "hello", header X-Test: yes
 ANY  /echo             200 {"method", "body", "header"} (header: the request's X-Echo)
 GET  /slow?ms=N        200 "slow" after N milliseconds
 GET  /big?bytes=N      200 with N bytes of "x"
+GET  /hold?key=K       200 "released" once /release?key=K was asked (or "timed out" after 30 s)
+GET  /release?key=K    200 "ok": ends the holds of key K, now and later
 GET  /status/N         N "status N"
 GET  /redirect         302 to http://127.0.0.1:1/ (a client must not follow it)
 """
@@ -14,6 +16,10 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
+
+
+HOLDS = {}
+HOLDS_LOCK = threading.Lock()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -44,6 +50,18 @@ class Handler(BaseHTTPRequestHandler):
         elif url.path == "/slow":
             time.sleep(int(query.get("ms", ["1000"])[0]) / 1000)
             self.reply(200, "slow")
+        elif url.path == "/hold":
+            # Answers once /release?key=K is asked (or after 30 s): a test decides when the wait ends.
+            key = query.get("key", [""])[0]
+            with HOLDS_LOCK:
+                gate = HOLDS.setdefault(key, threading.Event())
+            gate.wait(30)
+            self.reply(200, "released" if gate.is_set() else "timed out")
+        elif url.path == "/release":
+            key = query.get("key", [""])[0]
+            with HOLDS_LOCK:
+                HOLDS.setdefault(key, threading.Event()).set()
+            self.reply(200, "ok")
         elif url.path == "/big":
             self.reply(200, "x" * int(query.get("bytes", ["1000"])[0]))
         elif url.path.startswith("/status/"):

@@ -42,6 +42,9 @@ public struct HubConfiguration: Sendable {
     public var announceMaxUsers = 100
     /// How often a large room's joins and leaves go out as a `presence_diff`.
     public var presenceDiffInterval: Duration = .seconds(1)
+    /// Events of one room that may wait behind a fan-out whose delivery filter waits for I/O; past it the
+    /// room's subscribers are disconnected to resume from history.
+    public var deliveryBacklogLimit = 10_000
 
     public init() {}
 }

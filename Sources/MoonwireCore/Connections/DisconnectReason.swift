@@ -28,6 +28,9 @@ public struct DisconnectReason: Sendable, Hashable, CustomStringConvertible {
     public static let slowConsumer = DisconnectReason(
         code: "slow_consumer", message: "outbound queue full: client reads too slowly; resume from the last event id",
         closeCode: 4008)
+    /// The room's delivery filters (plugins waiting for I/O) fell too far behind its events.
+    public static let filterBacklog = DisconnectReason(
+        code: "slow_filter", message: "the room's delivery filters fell behind; resume from the last event id", closeCode: 4008)
     /// A long-poll client stopped polling.
     public static let sessionExpired = DisconnectReason(
         code: "session_expired", message: "no poll within the session timeout", closeCode: 4010)

@@ -194,7 +194,7 @@ extension Hub {
             }
         }
         let hooks = self.hooks
-        let messages = taken.compactMap { visible($0, to: request.connection, hooks: hooks) }
+        let messages = await visible(taken, to: request.connection, hooks: hooks)
         return PollResult(messages: messages, cursor: cursor.encoded(for: request.rooms), hasMore: hasMore, gaps: gaps)
     }
 }

@@ -72,7 +72,7 @@ extension Hub {
             }
             let position = max(page.head, page.events.last?.id ?? page.head)
             let hooks = self.hooks
-            let replay = page.events.compactMap { visible($0, to: connection, hooks: hooks) }.map(EncodedEvent.init)
+            let replay = await visible(page.events, to: connection, hooks: hooks).map(EncodedEvent.init)
             connection.finishReplay(room, notice: notice, replay: replay, position: position)
         } catch {
             logger.warning("history unavailable on join", metadata: ["room": "\(room)", "error": "\(error)"])

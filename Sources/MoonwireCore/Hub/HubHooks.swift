@@ -1,8 +1,8 @@
 /// The points where plugins decide what the hub does. The Lua plugin host implements this;
 /// `NoHooks` keeps the seed's behaviour.
 ///
-/// The hooks the hub awaits may wait for I/O without blocking a thread; the delivery filter is
-/// synchronous: it runs once per recipient in the fan-out and must not block.
+/// Every hook may wait for I/O without blocking a thread. The delivery filter, once per recipient,
+/// answers at once when it can (`DeliveryVerdict.now`) and says how to wait for its answer when not.
 public protocol HubHooks: Sendable {
     /// Authenticates a new connection (every transport). `.noOpinion` falls back to the seed's rule:
     /// the client names its own user id.
@@ -17,8 +17,9 @@ public protocol HubHooks: Sendable {
     /// Whether `filterDelivery` should be called at all (it costs one call per recipient).
     var filtersDelivery: Bool { get }
 
-    /// Per-recipient filter at fan-out time: deliver as is, deliver a redacted copy, or drop.
-    func filterDelivery(_ event: Event, to recipient: ConnectionInfo) -> DeliveryDecision
+    /// Per-recipient filter at fan-out time: deliver as is, deliver a redacted copy, or drop; now, or
+    /// once what the filter waits for is there.
+    func filterDelivery(_ event: Event, to recipient: ConnectionInfo) -> DeliveryVerdict
 
     /// A user's last connection left `room`.
     func didLeave(_ connection: ConnectionInfo, room: String, reason: DisconnectReason?) async
@@ -129,6 +130,22 @@ public enum DeliveryDecision: Sendable {
     case drop
 }
 
+/// A delivery filter's decision, or how to wait for it (the filter asked for I/O).
+public enum DeliveryVerdict: Sendable {
+    case now(DeliveryDecision)
+    case later(@Sendable () async -> DeliveryDecision)
+
+    /// The decision, waiting for it if need be.
+    public var decision: DeliveryDecision {
+        get async {
+            switch self {
+            case .now(let decision): return decision
+            case .later(let wait): return await wait()
+            }
+        }
+    }
+}
+
 /// A plugin-defined event type.
 public struct CustomEventType: Sendable {
     public var name: EventType
@@ -151,7 +168,7 @@ public struct NoHooks: HubHooks {
     public func authorizeJoin(_ connection: ConnectionInfo, room: String, exists: Bool) async -> JoinDecision { .noOpinion }
     public func filterPublish(_ event: Event, from publisher: PublisherInfo) async -> PublishDecision { .pass(event) }
     public var filtersDelivery: Bool { false }
-    public func filterDelivery(_ event: Event, to recipient: ConnectionInfo) -> DeliveryDecision { .deliver }
+    public func filterDelivery(_ event: Event, to recipient: ConnectionInfo) -> DeliveryVerdict { .now(.deliver) }
     public func didLeave(_ connection: ConnectionInfo, room: String, reason: DisconnectReason?) async {}
     public func didDisconnect(_ connection: ConnectionInfo, reason: DisconnectReason) async {}
     public func eventType(_ type: EventType) -> CustomEventType? { nil }

@@ -54,6 +54,8 @@ struct RoomState {
     var removed = false
     /// `user_joined` / `user_left` waiting to go out as one `presence_diff` (large rooms).
     var pendingDiff: PresenceDiff?
+    /// Set while a fan-out of the room waits for a delivery filter: the room's later events wait here.
+    var deliveryBacklog: DeliveryBacklog?
 
     /// Nobody in the room, nothing holding it.
     var isIdle: Bool { holds == 0 && members.isEmpty && subscribers.isEmpty }

@@ -36,7 +36,7 @@ import Testing
                 return event
               end,
               on_deliver = function(recipient, event)
-                -- Cannot wait: answered by blocking for the round trip, as before.
+                -- Waits for the round trip too: the fan-out goes on when Redis answers.
                 if event.event_type == "message" then hub.store.incr("delivered") end
                 return nil
               end }
@@ -73,8 +73,7 @@ import Testing
             let slowEvent = try await slow.value
             #expect(slowEvent.data["n"] == 1, "\(slowEvent.data)")
             #expect(try store.get("slow", "slow") == 1)
-            // on_deliver cannot wait: its incr (a script) blocks its thread for the round trip, once per
-            // delivery to bob.
+            // on_deliver waits for its incr like any hook: once per delivery to bob.
             var delivered: Int64 = 0
             for _ in 0..<500 {
                 delivered = try store.get("slow", "delivered")?.intValue ?? 0
