@@ -18,7 +18,7 @@ public final class Plugin: Sendable {
     /// Hooks the plugin defines.
     public let hooks: Set<PluginHook>
     /// Custom event types it registers, with whether each is stored.
-    public let eventTypes: [String: Bool]
+    public let eventTypes: [String: PluginEventType]
     /// Its validated settings.
     public let config: JSONObject
     let schema: ConfigSchema
@@ -31,7 +31,7 @@ public final class Plugin: Sendable {
     private let quarantinedFlag = Atomic<Bool>(false)
 
     init(
-        name: String, version: String, summary: String? = nil, priority: Int, source: PluginSource, hooks: Set<PluginHook>, eventTypes: [String: Bool],
+        name: String, version: String, summary: String? = nil, priority: Int, source: PluginSource, hooks: Set<PluginHook>, eventTypes: [String: PluginEventType],
         config: JSONObject, schema: ConfigSchema, statistics: PluginStatistics, context: PluginContext, timing: PluginTiming, vms: [PluginVM]
     ) {
         self.name = name

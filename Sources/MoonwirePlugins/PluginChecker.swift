@@ -13,7 +13,7 @@ public enum PluginChecker {
                 "hooks: " + (plugin.hooks.isEmpty ? "none" : plugin.hooks.map(\.rawValue).sorted().joined(separator: ", ")),
             ]
             if !plugin.eventTypes.isEmpty {
-                lines.append("event types: " + plugin.eventTypes.sorted { $0.key < $1.key }.map { "\($0.key) (\($0.value ? "stored" : "ephemeral"))" }.joined(separator: ", "))
+                lines.append("event types: " + plugin.eventTypes.sorted { $0.key < $1.key }.map { "\($0.key) (\($0.value.summary))" }.joined(separator: ", "))
             }
             if !plugin.schema.fields.isEmpty {
                 lines.append("settings:")

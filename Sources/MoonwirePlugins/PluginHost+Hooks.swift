@@ -203,9 +203,9 @@ extension PluginHost {
     }
 
     public func eventType(_ type: EventType) -> CustomEventType? {
-        guard let owner = pluginSet.typeOwners[type.rawValue], let stored = owner.eventTypes[type.rawValue] else { return nil }
+        guard let owner = pluginSet.typeOwners[type.rawValue], let registered = owner.eventTypes[type.rawValue] else { return nil }
         let name = type.rawValue
-        return CustomEventType(name: type, stored: stored) { [weak self] data in
+        return CustomEventType(name: type, stored: registered.stored, clientsMaySend: registered.clientsMaySend) { [weak self] data in
             guard let self else { return nil }
             switch await self.callTypeWaiting(name, on: owner, function: { $0.types[name]?.validate }, { _ in [.json(data)] }) {
             case .retired, .done([]): return nil

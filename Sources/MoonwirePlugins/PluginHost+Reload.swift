@@ -8,6 +8,8 @@ public struct ReloadReport: Sendable {
     public var unchanged: [String] = []
     public var unloaded: [String] = []
     public var failed: [(plugin: String, message: String)] = []
+    /// What did not stop anything but is likely a mistake (settings for a plugin that is not there).
+    public var warnings: [(plugin: String, message: String)] = []
 
     /// True when nothing failed.
     public var succeeded: Bool { failed.isEmpty }
@@ -77,9 +79,9 @@ extension PluginHost {
             forgetFailures(keeping: Set(pluginSet.plugins.map(\.name)), paths: scannedPaths.union(scan.errors.map(\.path)))
             let known = Set(pluginSet.plugins.map(\.name)).union(report.failed.map(\.plugin)).union(scan.sources.map(\.fileName))
             for name in options.settings.keys.sorted() where !known.contains(name) {
-                let message = "the configuration has settings for plugin '\(name)' ([plugins.\(name)]), but \(options.directory)/ has no such plugin"
-                recordFailure(name, path: options.directory, message: message)
-                report.failed.append((name, message))
+                let message = "the configuration has settings for plugin '\(name)' ([plugins.\(name)]), but \(options.directory)/ has no such plugin: they are not used"
+                logger.warning("settings for a plugin that is not there", metadata: ["plugin": "\(name)", "directory": "\(options.directory)"])
+                report.warnings.append((name, message))
             }
             return report
         }

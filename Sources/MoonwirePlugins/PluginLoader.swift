@@ -147,9 +147,9 @@ struct PluginLoader {
     /// The custom event types the plugin table registers: their functions, and whether each is stored.
     private func readTypes(
         _ state: LuaState, _ table: LuaRef, plugin name: String
-    ) throws(PluginError) -> ([String: (validate: LuaRef?, handle: LuaRef?)], [String: Bool]) {
+    ) throws(PluginError) -> ([String: (validate: LuaRef?, handle: LuaRef?)], [String: PluginEventType]) {
         var types: [String: (validate: LuaRef?, handle: LuaRef?)] = [:]
-        var stored: [String: Bool] = [:]
+        var registered: [String: PluginEventType] = [:]
         if let typesRef = state.fieldRef(table, "types", ofType: .table) {
             for typeName in state.keys(typesRef).sorted() {
                 guard EventType.isValidName(typeName), !EventType.hubOnly.contains(EventType(typeName)),
@@ -160,11 +160,18 @@ struct PluginLoader {
                 guard let specRef = state.fieldRef(typesRef, typeName, ofType: .table) else {
                     throw .invalid(name, "types.\(typeName) must be a table like { stored = true, validate = function(data) ... end }")
                 }
+                var type = PluginEventType()
                 switch state.field(specRef, "stored") {
-                case .none: stored[typeName] = true
-                case .bool(let value): stored[typeName] = value
+                case .none: break
+                case .bool(let value): type.stored = value
                 default: throw .invalid(name, "types.\(typeName).stored must be a boolean")
                 }
+                switch state.field(specRef, "from") {
+                case .none, .value(.string("anyone")): break
+                case .value(.string("plugins")): type.clientsMaySend = false
+                default: throw .invalid(name, "types.\(typeName).from must be \"anyone\" (the default) or \"plugins\" (clients may not send it)")
+                }
+                registered[typeName] = type
                 types[typeName] = (state.fieldRef(specRef, "validate", ofType: .function), state.fieldRef(specRef, "handle", ofType: .function))
                 state.release(specRef)
             }
@@ -172,6 +179,6 @@ struct PluginLoader {
         } else if let type = state.fieldType(table, "types"), type != .nil {
             throw .invalid(name, "'types' must be a table")
         }
-        return (types, stored)
+        return (types, registered)
     }
 }

@@ -197,6 +197,40 @@ import Testing
         #expect(await fixture.send(alice, "dance", data: [:])?.code == .unknownEventType)
     }
 
+    @Test func typesFromPluginsOnlyAreRefusedToClientsAndPublishedByPlugins() async throws {
+        let fixture = PluginFixture([
+            "poll.lua": """
+                return { name = "poll",
+                  types = {
+                    poll_vote = { validate = function(data) return type(data.choice) == "string" end,
+                      handle = function(ctx, event)
+                        local n = hub.store.incr("votes:" .. event.data.choice)
+                        hub.publish(event.room_id, "poll_tally", { choice = event.data.choice, votes = n })
+                        return event
+                      end },
+                    poll_tally = { from = "plugins" } } }
+                """
+        ])
+        #expect(fixture.reload().succeeded)
+        let alice = try await fixture.connect("alice")
+        let bob = try await fixture.connect("bob")
+        let refused = await fixture.send(alice, "poll_tally", data: ["choice": "yes", "votes": 1000])
+        #expect(refused == HubError(.notAllowed, "event type 'poll_tally' is sent by plugins only"))
+        #expect(await fixture.send(alice, "poll_vote", data: ["choice": "yes"]) == nil)
+        var tallies: [Event] = []
+        try await fixture.eventually("the plugin's tally") {
+            tallies += fixture.drain(bob).filter { $0.type == "poll_tally" }
+            return !tallies.isEmpty
+        }
+        #expect(tallies.map { $0.data["votes"] } == [1])
+        #expect(fixture.host.plugins.first?.eventTypes["poll_tally"] == PluginEventType(stored: true, clientsMaySend: false))
+        // The server API (a trusted server-side caller) may publish it too.
+        let published = try await fixture.hub.publish(
+            Event(type: "poll_tally", userID: "system", roomID: "general", data: ["choice": "no", "votes": 0]),
+            from: PublisherInfo(connection: nil, transport: .http, userID: "system"), requireKnownType: false)
+        #expect(published.id != nil)
+    }
+
     @Test func leaveAndDisconnectHooksAlwaysRun() async throws {
         let fixture = PluginFixture([
             "audit.lua": """

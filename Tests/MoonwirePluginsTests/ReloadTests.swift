@@ -140,6 +140,7 @@ import Testing
             ("return { name = 'x', on_publsh = function() end }", "unknown hook 'on_publsh'"),
             ("return { name = 'x', on_publish = 5 }", "'on_publish' must be a function"),
             ("return { name = 'x', types = { message = {} } }", "'message' is not a name a plugin may register"),
+            ("return { name = 'x', types = { tally = { from = 'server' } } }", "types.tally.from must be \"anyone\" (the default) or \"plugins\""),
             ("error('top level failure')", "top level failure"),
         ]
         for (source, expected) in cases {
@@ -189,11 +190,33 @@ import Testing
 }
 
 @Suite struct UnknownSettingsTests {
-    @Test func settingsForAPluginThatDoesNotExistAreAnError() {
+    @Test func settingsForAPluginThatDoesNotExistAreAWarning() {
         let fixture = PluginFixture(["real.lua": "return { name = 'real' }"], settings: ["reel": ["x": 1]])
         let report = fixture.reload()
         #expect(report.loaded == ["real"])
-        #expect(report.failed.map(\.plugin) == ["reel"])
-        #expect(report.failed.first?.message.contains("settings for plugin 'reel'") == true)
+        #expect(report.succeeded)
+        #expect(report.warnings.map(\.plugin) == ["reel"])
+        #expect(report.warnings.first?.message.contains("settings for plugin 'reel'") == true)
+    }
+
+    @Test func deletingAPluginThatHasSettingsUnloadsItAndLaterReloadsSucceed() {
+        let fixture = PluginFixture(
+            ["limits.lua": "return { name = 'limits', config = { rate = { type = 'integer', default = 1 } } }", "other.lua": "return { name = 'other' }"],
+            settings: ["limits": ["rate": 5]])
+        #expect(fixture.reload().succeeded)
+        #expect(fixture.host.plugins.first { $0.name == "limits" }?.config["rate"] == 5)
+        fixture.remove("limits.lua")
+        let unloaded = fixture.reload()
+        #expect(unloaded.succeeded)
+        #expect(unloaded.unloaded == ["limits"])
+        #expect(unloaded.warnings.map(\.plugin) == ["limits"])
+        fixture.write("other.lua", "return { name = 'other', version = '2' }")
+        let later = fixture.reload()
+        #expect(later.succeeded, "\(later.failed)")
+        #expect(later.reloaded == ["other"])
+        fixture.write("limits.lua", "return { name = 'limits', config = { rate = { type = 'integer', default = 1 } } }")
+        let back = fixture.reload()
+        #expect(back.loaded == ["limits"] && back.warnings.isEmpty)
+        #expect(fixture.host.plugins.first { $0.name == "limits" }?.config["rate"] == 5, "its settings apply again")
     }
 }

@@ -31,6 +31,9 @@ extension Hub {
         let builtIn = event.type == .message || event.type == .typing || event.type == .notification
         if !builtIn {
             if let custom {
+                if requireKnownType, !custom.clientsMaySend {
+                    throw HubError(.notAllowed, "event type '\(event.type)' is sent by plugins only")
+                }
                 if let problem = await custom.validate(event.data) {
                     throw HubError(.invalidField, "invalid data for '\(event.type)': \(problem)")
                 }

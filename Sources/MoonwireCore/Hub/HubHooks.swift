@@ -151,12 +151,17 @@ public struct CustomEventType: Sendable {
     public var name: EventType
     /// Stored in history (and resumable) or ephemeral.
     public var stored: Bool
+    /// Whether clients may send it (else only server-side callers: plugins and the server API).
+    public var clientsMaySend: Bool
     /// Checks the event's `data`; returns an error message, or `nil` when valid.
     public var validate: @Sendable (JSONValue) async -> String?
 
-    public init(name: EventType, stored: Bool, validate: @escaping @Sendable (JSONValue) async -> String? = { _ in nil }) {
+    public init(
+        name: EventType, stored: Bool, clientsMaySend: Bool = true, validate: @escaping @Sendable (JSONValue) async -> String? = { _ in nil }
+    ) {
         self.name = name
         self.stored = stored
+        self.clientsMaySend = clientsMaySend
         self.validate = validate
     }
 }

@@ -49,7 +49,7 @@ struct PluginEndpoints: Sendable {
                 "source_sha256": .string(plugin.source.hash),
                 "loaded_at": .double(plugin.loadedAt.seconds),
                 "hooks": .array(plugin.hooks.map(\.rawValue).sorted().map { .string($0) }),
-                "event_types": .object(JSONObject(plugin.eventTypes.sorted { $0.key < $1.key }.map { ($0.key, ["stored": .bool($0.value)]) })),
+                "event_types": .object(JSONObject(plugin.eventTypes.sorted { $0.key < $1.key }.map { ($0.key, ["stored": .bool($0.value.stored), "from": .string($0.value.from)]) })),
                 "config": .object(plugin.publicConfig),
                 "stats": .object(hooks),
             ]
@@ -93,6 +93,7 @@ struct PluginEndpoints: Sendable {
             "unchanged": .array(report.unchanged.map { .string($0) }),
             "unloaded": .array(report.unloaded.map { .string($0) }),
             "failed": .array(report.failed.map { ["plugin": .string($0.plugin), "message": .string($0.message)] }),
+            "warnings": .array(report.warnings.map { ["plugin": .string($0.plugin), "message": .string($0.message)] }),
         ]
     }
 }
