@@ -36,13 +36,13 @@ public enum Bench {
     }
 
     /// Runs `body` against the server the options name: a hub started from `hubBinary` (Moonwire only,
-    /// no plugins unless `pluginsDirectory` is given), else the one at `url` (with `hubPID` for /proc).
+    /// with the plugins of `pluginsDirectory`, else of `--plugins-dir`, else none), else the one at `url` (with `hubPID` for /proc).
     static func withServer<T>(_ options: BenchOptions, pluginsDirectory: String? = nil,
                               _ body: (HubEndpoint, Int32?) async throws -> T) async throws -> T {
         if let binary = options.hubBinary, options.target == .moonwire {
             let spawner = LoadContext(endpoint: try options.endpoint(), threads: 1, payload: BenchPayload(runID: "0", size: 64))
             defer { Task { await spawner.shutdown() } }
-            let hub = try await HubProcess.start(binary: binary, pluginsDirectory: pluginsDirectory, extraArguments: options.hubArguments,
+            let hub = try await HubProcess.start(binary: binary, pluginsDirectory: pluginsDirectory ?? options.pluginsDirectory, extraArguments: options.hubArguments,
                                                  loop: spawner.loops[0])
             options.log("started \(binary) (pid \(hub.pid)) on 127.0.0.1:\(hub.port)")
             do {

@@ -78,7 +78,7 @@ extension PluginHost {
             }
             forgetFailures(keeping: Set(pluginSet.plugins.map(\.name)), paths: scannedPaths.union(scan.errors.map(\.path)))
             let known = Set(pluginSet.plugins.map(\.name)).union(report.failed.map(\.plugin)).union(scan.sources.map(\.fileName))
-            for name in options.settings.keys.sorted() where !known.contains(name) {
+            for name in currentSettings.withLock({ $0.keys }).sorted() where !known.contains(name) {
                 let message = "the configuration has settings for plugin '\(name)' ([plugins.\(name)]), but \(options.directory)/ has no such plugin: they are not used"
                 logger.warning("settings for a plugin that is not there", metadata: ["plugin": "\(name)", "directory": "\(options.directory)"])
                 report.warnings.append((name, message))
@@ -91,7 +91,7 @@ extension PluginHost {
     /// its first state's `on_unload` runs, the new version's `on_load(config, saved)` runs, and the plugin set is swapped.
     /// If the new `on_load` fails, the old version gets its state back through its own `on_load`. An old
     /// version stuck in a call is replaced without a handover.
-    private func activate(_ new: Plugin, replacing old: Plugin?) throws(PluginError) {
+    func activate(_ new: Plugin, replacing old: Plugin?) throws(PluginError) {
         var failure: PluginError?
         if let old {
             let swapped = old.retire { vm in

@@ -27,6 +27,8 @@ public final class PluginHost: HubHooks {
     /// What unloaded plugins handed over, in case they come back.
     private let savedStates = Mutex<[String: JSONValue]>([:])
     private let reloadCount = Atomic<Int>(0)
+    /// Each plugin's settings: the configuration's `[plugins.NAME]` tables, then the API's changes.
+    let currentSettings: Mutex<[String: JSONObject]>
     /// One queue of `hub.publish` calls per plugin name: kept in order across the plugin's versions.
     private let publishQueues = Mutex<[String: PublishQueue]>([:])
     /// Versions rebuilt after a quarantine, by plugin name (a plugin that keeps getting stuck stays
@@ -40,6 +42,7 @@ public final class PluginHost: HubHooks {
         logger: Logger = Logger(label: "moonwire.plugins"), clock: any HubClock = SystemClock()
     ) {
         self.options = options
+        self.currentSettings = Mutex(options.settings)
         self.store = store
         self.metricsFactory = metricsFactory
         self.logger = logger

@@ -75,7 +75,7 @@ struct PluginLoader {
         default: throw .invalid(name, "'config' must be a table describing the plugin's settings")
         }
         let schema = try ConfigSchema.parse(schemaValue, plugin: name)
-        let config = try schema.validate(options.settings[name] ?? [:], plugin: name)
+        let config = try schema.validate(host.settings(for: name), plugin: name)
         switch state.field(table, "http") {
         case .none: context.httpPolicy = .none
         case .value(let value): context.httpPolicy = try PluginHTTPPolicy.parse(value, plugin: name)

@@ -152,7 +152,7 @@ public struct MoonwireApplication: Sendable {
         ClientLibraryEndpoint().register(on: router)
         PublishEndpoints(hub: hub, configuration: configuration, apiKey: apiKey).register(on: router)
         APIEndpoints(hub: hub, configuration: configuration, apiKey: apiKey, stats: stats).register(on: router)
-        PluginEndpoints(host: plugins, apiKey: apiKey).register(on: router)
+        PluginEndpoints(host: plugins, apiKey: apiKey, maxBodyBytes: configuration.maxBodyBytes).register(on: router)
         MetricsEndpoint(hub: hub, registry: registry, stats: stats, apiKey: apiKey).register(on: router)
         StaticEndpoints(configuration: configuration).register(on: router)
 

@@ -85,7 +85,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .customLong("hub-arg"), parsing: .unconditionalSingleValue, help: "Extra argument for the started hub (repeatable), e.g. --hub-arg=--set --hub-arg=rooms.history_size=500.")
     var hubArguments: [String] = []
 
-    @Option(name: .customLong("plugins-dir"), help: "Reload against a running hub: its plugins directory (the scenario writes bench_reload.lua there). Manykeys: the plugins of the started hub (default ./plugins; \"\" for none).")
+    @Option(name: .customLong("plugins-dir"), help: "The plugins of the hub started with --hub-binary (default none; manykeys: ./plugins, \"\" for none). Reload against a running hub: its plugins directory (the scenario writes bench_reload.lua there).")
     var pluginsDirectory: String?
 
     @Flag(name: .customLong("distinct-users"), help: "One user id per subscriber (each join is announced to the room) instead of one shared id.")

@@ -296,6 +296,40 @@ import Testing
         }
     }
 
+    @Test func settingsChangedThroughTheAPITakeEffectWithoutDroppingAConnection() async throws {
+        let settings: [String: JSONObject] = ["moderation": ["banned_words": ["darn"]]]
+        try await withLiveHub(plugins: .shipped(["moderation"], settings: settings)) { live in
+            let alice = try await live.connect("alice")
+            let bob = try await live.connect("bob")
+            #expect(try await alice.sayAnswered("oh heck").isAck)
+            #expect(try await alice.sayAnswered("darn").errorMessage == "message contains a banned word")
+
+            let changed = try await live.http.request("PUT", "/api/plugins/moderation/settings", json: ["banned_words": ["heck"]])
+            #expect(changed.status == 200)
+            #expect(changed.body?["settings"]?["banned_words"] == ["heck"])
+            #expect(changed.body?["settings"]?["max_length"] == 4000, "the other keys keep their defaults")
+            #expect(try await alice.sayAnswered("heck again").errorMessage == "message contains a banned word", "the same connection, the new list")
+            #expect(try await alice.sayAnswered("darn it").isAck)
+
+            let refused = try await live.http.request("PUT", "/api/plugins/moderation/settings", json: ["rate_limit": "fast"])
+            #expect(refused.status == 422)
+            #expect(refused.errorCode == "invalid_field")
+            #expect(refused.errorMessage?.contains("'rate_limit'") == true)
+            let unknown = try await live.http.request("PUT", "/api/plugins/moderation/settings", json: ["banned_wordz": ["x"]])
+            #expect(unknown.status == 422)
+            #expect(try await live.http.request("PUT", "/api/plugins/nosuch/settings", json: ["x": 1]).status == 404)
+            let listing = try await live.http.request("GET", "/api/plugins")
+            let moderation = listing.body?["plugins"]?.arrayValue?.first { $0["name"] == "moderation" }
+            #expect(moderation?["config"]?["banned_words"] == ["heck"], "a refused change keeps the settings in force")
+
+            var seen: [String] = []
+            for _ in 0..<2 { seen.append(try await bob.next(type: "message").chatText ?? "") }
+            #expect(seen == ["oh heck", "darn it"])
+            await alice.close()
+            await bob.close()
+        }
+    }
+
     @Test func onPublishRejectsWithAReasonOverWebSocketAndHTTP() async throws {
         let settings: [String: JSONObject] = ["moderation": ["banned_words": ["darn"], "max_length": 20, "rate_limit": 3, "rate_window": 60]]
         try await withLiveHub(plugins: .shipped(["moderation"], settings: settings)) { live in

@@ -2,11 +2,13 @@ import Hummingbird
 import MoonwireCore
 import MoonwirePlugins
 
-/// `GET /api/plugins` (every plugin with version, source hash, load time, last error and per-hook counters)
-/// and `POST /api/plugins/reload`.
+/// `GET /api/plugins` (every plugin with version, source hash, load time, last error and per-hook counters),
+/// `POST /api/plugins/reload` and `PUT /api/plugins/{name}/settings`.
 struct PluginEndpoints: Sendable {
     let host: PluginHost?
     let apiKey: APIKeyCheck
+    /// The largest request body read.
+    let maxBodyBytes: Int
 
     func register(on router: Router<MoonwireRequestContext>) {
         router.get("/api/plugins") { request, _ in
@@ -21,6 +23,24 @@ struct PluginEndpoints: Sendable {
                 guard let host else { throw HubError(.notFound, "plugins are off (plugins.directory is empty)") }
                 let report = host.reload(trigger: "API")
                 return HTTPResponses.json(Self.json(report), status: report.succeeded ? .ok : .unprocessableContent)
+            }
+        }
+        router.put("/api/plugins/:name/settings") { request, context in
+            await respond { () throws(HubError) in
+                try apiKey.verify(request)
+                guard let host else { throw HubError(.notFound, "plugins are off (plugins.directory is empty)") }
+                let name = context.parameters.get("name") ?? ""
+                var request = request
+                let changes = try await request.jsonObjectBody(limit: maxBodyBytes)
+                switch host.changeSettings(of: name, changes) {
+                case .success(let settings):
+                    return HTTPResponses.json(["plugin": .string(name), "settings": .object(settings)])
+                case .failure(.noSuchPlugin):
+                    throw HubError(.notFound, "no plugin named '\(name.prefix(64))' is loaded")
+                case .failure(.refused(let message)):
+                    let error: JSONValue = ["error": ["code": "invalid_field", "message": .string(message)]]
+                    return HTTPResponses.json(error, status: .unprocessableContent)
+                }
             }
         }
     }
