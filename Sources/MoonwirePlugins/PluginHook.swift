@@ -4,6 +4,7 @@ public enum PluginHook: String, Sendable, CaseIterable, Hashable {
     case onJoin = "on_join"
     case onPublish = "on_publish"
     case onDeliver = "on_deliver"
+    case onStored = "on_stored"
     case onLeave = "on_leave"
     case onDisconnect = "on_disconnect"
     case onLoad = "on_load"
@@ -14,5 +15,5 @@ public enum PluginHook: String, Sendable, CaseIterable, Hashable {
     case eventType = "type"
 
     /// Hooks that are functions in the plugin table.
-    static let tableHooks: [PluginHook] = [.onConnect, .onJoin, .onPublish, .onDeliver, .onLeave, .onDisconnect, .onLoad, .onUnload]
+    static let tableHooks: [PluginHook] = [.onConnect, .onJoin, .onPublish, .onDeliver, .onStored, .onLeave, .onDisconnect, .onLoad, .onUnload]
 }

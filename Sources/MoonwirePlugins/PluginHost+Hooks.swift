@@ -188,6 +188,13 @@ extension PluginHost {
         return .now(chain.decision)
     }
 
+    public func didStore(_ event: Event) async {
+        let hops = event.pluginHops
+        for plugin in pluginSet.with(.onStored) {
+            _ = await callWaiting(plugin, .onStored, results: 0, hops: hops) { vm in [.ref(vm.deliverEvent(event))] }
+        }
+    }
+
     public func didLeave(_ connection: ConnectionInfo, room: String, reason: DisconnectReason?) async {
         let ctx = JSONValue.object(connection.pluginTable)
         for plugin in pluginSet.with(.onLeave) {

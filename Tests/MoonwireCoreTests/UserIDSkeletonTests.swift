@@ -32,6 +32,7 @@ import Testing
             func filterPublish(_ event: Event, from publisher: PublisherInfo) async -> PublishDecision { .pass(event) }
             var filtersDelivery: Bool { false }
             func filterDelivery(_ event: Event, to recipient: ConnectionInfo) -> DeliveryVerdict { .now(.deliver) }
+            func didStore(_ event: Event) async {}
             func didLeave(_ connection: ConnectionInfo, room: String, reason: DisconnectReason?) {}
             func didDisconnect(_ connection: ConnectionInfo, reason: DisconnectReason) {}
             func eventType(_ type: EventType) -> CustomEventType? { nil }

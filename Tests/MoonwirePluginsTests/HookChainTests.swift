@@ -231,6 +231,40 @@ import Testing
         #expect(published.id != nil)
     }
 
+    @Test func whatOnStoredPublishesArrivesAfterTheEventItReactsTo() async throws {
+        let fixture = PluginFixture([
+            "poll.lua": """
+                return { name = "poll",
+                  types = { poll_vote = {}, poll_tally = { from = "plugins" } },
+                  on_stored = function(event)
+                    hub.store.incr("stored:" .. event.event_type)
+                    if event.event_type ~= "poll_vote" then return end
+                    local n = hub.store.incr("votes")
+                    hub.publish(event.room_id, "poll_tally", { votes = n, after = event.event_id })
+                  end }
+                """
+        ])
+        #expect(fixture.reload().succeeded)
+        let alice = try await fixture.connect("alice")
+        let bob = try await fixture.connect("bob")
+        for _ in 0..<5 { #expect(await fixture.send(alice, "poll_vote", data: ["choice": "yes"]) == nil) }
+        #expect(await fixture.send(alice, .typing, data: ["typing": true]) == nil)
+        var events: [Event] = []
+        try await fixture.eventually("five votes and five tallies") {
+            events += fixture.drain(bob).filter { $0.type == "poll_vote" || $0.type == "poll_tally" }
+            return events.count >= 10
+        }
+        for (index, tally) in events.enumerated() where tally.type == "poll_tally" {
+            let vote = try #require(events[..<index].first { $0.id?.description == tally.data["after"]?.stringValue })
+            #expect(vote.type == "poll_vote", "each tally comes after the vote it counts")
+            #expect(try #require(tally.id) > #require(vote.id))
+        }
+        #expect(events.filter { $0.type == "poll_tally" }.map { $0.data["votes"] } == [1, 2, 3, 4, 5])
+        #expect(try fixture.stored("poll", "stored:poll_vote") == 5)
+        #expect(try fixture.stored("poll", "stored:poll_tally") == 5, "the tallies are stored too (and seen by on_stored)")
+        #expect(try fixture.stored("poll", "stored:typing") == 0, "not called for ephemeral events")
+    }
+
     @Test func leaveAndDisconnectHooksAlwaysRun() async throws {
         let fixture = PluginFixture([
             "audit.lua": """

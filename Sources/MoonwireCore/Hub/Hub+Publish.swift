@@ -96,6 +96,7 @@ extension Hub {
             throw HubError(.unavailable, "publish failed: \(error)")
         }
         statistics.published(published)
+        if published.isStored { await hooks.didStore(published) }
         return published
     }
 

@@ -21,6 +21,10 @@ public protocol HubHooks: Sendable {
     /// once what the filter waits for is there.
     func filterDelivery(_ event: Event, to recipient: ConnectionInfo) -> DeliveryVerdict
 
+    /// An event was stored (it has its id) and handed to the broker for delivery. What the hook
+    /// publishes meanwhile is stored, and delivered, after it.
+    func didStore(_ event: Event) async
+
     /// A user's last connection left `room`.
     func didLeave(_ connection: ConnectionInfo, room: String, reason: DisconnectReason?) async
 
@@ -176,5 +180,6 @@ public struct NoHooks: HubHooks {
     public func filterDelivery(_ event: Event, to recipient: ConnectionInfo) -> DeliveryVerdict { .now(.deliver) }
     public func didLeave(_ connection: ConnectionInfo, room: String, reason: DisconnectReason?) async {}
     public func didDisconnect(_ connection: ConnectionInfo, reason: DisconnectReason) async {}
+    public func didStore(_ event: Event) async {}
     public func eventType(_ type: EventType) -> CustomEventType? { nil }
 }
