@@ -85,6 +85,19 @@ public final class LuaState {
 
     // MARK: Loading
 
+    /// Compiles `source` (text only; bytecode is refused) without running it: a reference to the chunk's
+    /// function. `chunkName` appears in error messages, e.g. `plugins/lib/text.lua`.
+    public func compile(source: String, chunkName: String) throws(LuaError) -> LuaRef {
+        let length = source.utf8.count
+        let status = source.withCString { pointer in
+            mw_load_text(L, pointer, length, "@" + chunkName)
+        }
+        guard status == LUA_OK else {
+            throw popError(status: status == LUA_ERRSYNTAX ? LUA_ERRSYNTAX : status)
+        }
+        return LuaRef(id: mw_ref(L))
+    }
+
     /// Compiles `source` (text only; bytecode is refused) and runs it, returning its first result.
     /// `chunkName` appears in error messages, e.g. `plugins/auth.lua`.
     public func run(source: String, chunkName: String) throws(LuaError) -> LuaRef? {

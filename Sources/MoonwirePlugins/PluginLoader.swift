@@ -118,6 +118,7 @@ struct PluginLoader {
         }
         HubModule.install(into: state, context: context)
         do {
+            try installRequire(source.libraries, into: state)
             guard let ref = try state.run(source: source.text, chunkName: source.path), state.type(of: ref) == .table else {
                 throw PluginError.invalid(source.fileName, "\(source.path) must return the plugin table (return { name = ..., on_publish = ... })")
             }
@@ -130,6 +131,52 @@ struct PluginLoader {
             throw .load(source.fileName, "\(error)")
         }
     }
+
+    /// Defines `require(name)`: runs `lib/NAME.lua` once per state (in the plugin's sandbox, under the
+    /// call's limits) and returns what it returned (`true` if nothing). A module that does not compile
+    /// fails the `require` that asks for it, not the plugins that do not use it.
+    private func installRequire(_ libraries: [PluginLibrary], into state: LuaState) throws(LuaError) {
+        var arguments: [LuaValue] = []
+        var chunks: [LuaRef] = []
+        defer { chunks.forEach(state.release) }
+        for library in libraries {
+            do {
+                let chunk = try state.compile(source: library.text, chunkName: library.path)
+                chunks.append(chunk)
+                arguments += [.string(library.name), .ref(chunk)]
+            } catch {
+                // Raised by the `require` that asks for it: a broken module breaks only its users.
+                arguments += [.string(library.name), .string(error.detailed)]
+            }
+        }
+        guard let installer = try state.run(source: Self.requirePrelude, chunkName: "=require") else { return }
+        defer { state.release(installer) }
+        if case .failure(let error) = state.call(installer, arguments, results: 0) { throw error }
+    }
+
+    /// Returns the function that defines `require` from (name, compiled module) pairs.
+    static let requirePrelude = """
+        return function(...)
+          local chunks, loaded, loading = {}, {}, {}
+          local pairs_ = table.pack(...)
+          for i = 1, pairs_.n, 2 do chunks[pairs_[i]] = pairs_[i + 1] end
+          require = function(name)
+            if type(name) ~= "string" then error("require: the module name must be a string", 2) end
+            local value = loaded[name]
+            if value ~= nil then return value end
+            local chunk = chunks[name]
+            if chunk == nil then error("module '" .. name .. "' not found: modules are the files of the plugins directory's lib/ folder (lib/" .. name .. ".lua)", 2) end
+            if type(chunk) == "string" then error(chunk, 2) end
+            if loading[name] then error("module '" .. name .. "' requires itself (directly or through another module)", 2) end
+            loading[name] = true
+            value = chunk(name)
+            loading[name] = nil
+            if value == nil then value = true end
+            loaded[name] = value
+            return value
+          end
+        end
+        """
 
     /// The hook functions the plugin table defines.
     private func readHooks(_ state: LuaState, _ table: LuaRef, plugin name: String) throws(PluginError) -> [PluginHook: LuaRef] {

@@ -1,26 +1,43 @@
 import Crypto
 import Foundation
 
-/// A plugin's source as found in the plugins directory: `name.lua`, or `name/init.lua` (only `init.lua`
-/// is read: plugins have no `require`).
+/// A plugin's source as found in the plugins directory: `name.lua`, or `name/init.lua`, with the shared
+/// modules of `lib/` it may `require`.
 public struct PluginSource: Sendable, Equatable {
     /// The plugin's name: the file's or folder's (a `name` in the plugin table must agree with it).
     public var fileName: String
     /// Path of the main file, as shown in errors (`plugins/auth.lua`).
     public var path: String
     public var text: String
-    /// SHA-256 of the source, hex.
+    /// The modules of the directory's `lib/` folder (`require`).
+    public var libraries: [PluginLibrary]
+    /// SHA-256 of the source and of the modules, hex: a changed module reloads the plugins.
     public var hash: String
 
-    public init(fileName: String, path: String, text: String) {
+    public init(fileName: String, path: String, text: String, libraries: [PluginLibrary] = []) {
         self.fileName = fileName
         self.path = path
         self.text = text
-        self.hash = SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        self.libraries = libraries
+        var hasher = SHA256()
+        hasher.update(data: Data(text.utf8))
+        for library in libraries {
+            hasher.update(data: Data("\0\(library.name)\0".utf8))
+            hasher.update(data: Data(library.text.utf8))
+        }
+        self.hash = hasher.finalize().map { String(format: "%02x", $0) }.joined()
     }
 
-    /// Reads one plugin from a file or a folder.
+    /// Reads one plugin from a file or a folder, with the modules of `lib/` beside it.
     public static func read(path: String) throws -> PluginSource {
+        var source = try readAlone(path: path)
+        let directory = ((path as NSString).standardizingPath as NSString).deletingLastPathComponent
+        source = PluginSource(fileName: source.fileName, path: source.path, text: source.text, libraries: PluginLibrary.scan(directory: directory).libraries)
+        return source
+    }
+
+    /// Reads one plugin from a file or a folder, without modules.
+    private static func readAlone(path: String) throws -> PluginSource {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw CocoaError(.fileNoSuchFile)
@@ -39,7 +56,8 @@ public struct PluginSource: Sendable, Equatable {
     public static func scan(directory: String) -> (sources: [PluginSource], errors: [(path: String, message: String)]) {
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return ([], []) }
         var sources: [PluginSource] = []
-        var errors: [(String, String)] = []
+        let (libraries, libraryErrors) = PluginLibrary.scan(directory: directory)
+        var errors: [(String, String)] = libraryErrors
         for entry in entries.sorted() where !entry.hasPrefix(".") && !entry.hasPrefix("_") {
             let path = (directory as NSString).appendingPathComponent(entry)
             var isDirectory: ObjCBool = false
@@ -50,7 +68,8 @@ public struct PluginSource: Sendable, Equatable {
                 continue
             }
             do {
-                sources.append(try read(path: path))
+                let alone = try readAlone(path: path)
+                sources.append(PluginSource(fileName: alone.fileName, path: alone.path, text: alone.text, libraries: libraries))
             } catch {
                 errors.append((path, "cannot read: \(error.localizedDescription)"))
             }

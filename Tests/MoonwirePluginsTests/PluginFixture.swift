@@ -35,7 +35,9 @@ final class PluginFixture: Sendable {
     }
 
     func write(_ name: String, _ source: String) {
-        FileManager.default.createFile(atPath: directory + "/" + name, contents: Data(source.utf8))
+        let path = directory + "/" + name
+        try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: path, contents: Data(source.utf8))
     }
 
     func remove(_ name: String) {
