@@ -4,7 +4,7 @@
 SWIFT ?= swift
 ARGS ?=
 
-.PHONY: run test build release deps test-deps test-swift test-seed test-cli clean \
+.PHONY: run test build release deps test-deps test-swift test-seed test-cli test-plugins clean \
 	example-chat example-dashboard example-notifications
 
 deps:
@@ -24,7 +24,7 @@ run: build
 
 test: test-deps
 	$(SWIFT) build --build-tests
-	$(MAKE) test-swift test-seed test-cli
+	$(MAKE) test-swift test-plugins test-seed test-cli
 
 # Two rounds: the suites that start their own processes (hub nodes, redis-server, load generator) and
 # the attack suites (thousands of rooms, hundreds of connections, many-key events, hostile plugins, slow HTTP) run after the rest,
@@ -40,6 +40,10 @@ test-seed:
 	python3 tests/seed/run_seed_clients.py --binary .build/debug/moonwire
 
 # The command itself: plugins check, invalid configurations, SIGHUP and API reloads, SIGTERM.
+# The shipped plugins' spec files (NAME_test.lua), through the CLI.
+test-plugins:
+	.build/debug/moonwire plugins test plugins --junit .build/plugin-specs.xml
+
 test-cli:
 	python3 tests/cli/run_cli_checks.py --binary .build/debug/moonwire
 

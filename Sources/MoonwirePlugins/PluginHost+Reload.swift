@@ -22,7 +22,8 @@ extension PluginHost {
     public func reload(trigger: String) -> ReloadReport {
         serialized {
             var report = ReloadReport()
-            let scan = PluginSource.scan(directory: options.directory)
+            var scan = PluginSource.scan(directory: options.directory)
+            if let only = options.onlyPlugins { scan.sources.removeAll { !only.contains($0.fileName) } }
             for (path, message) in scan.errors {
                 recordFailure(path, path: path, message: message)
                 report.failed.append((path, message))

@@ -49,6 +49,12 @@ public final class PluginHost: HubHooks {
         self.timers = PluginTimers(clock: clock)
     }
 
+    /// Whether the plugins have nothing left to do for now: no timer due on the host's clock or running,
+    /// and no `hub.publish` waiting. Specs (`moonwire plugins test`) wait for it after each step.
+    public var isSettled: Bool {
+        !timers.anyDue(now: timers.clock.now()) && publishQueues.withLock { $0.values.allSatisfy { $0.pendingBytes == 0 } }
+    }
+
     /// Stops the plugins' timers (called when the hub shuts down; hooks keep answering until then).
     public func stop() {
         timers.stopAll()

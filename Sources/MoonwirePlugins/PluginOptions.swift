@@ -34,6 +34,8 @@ public struct PluginOptions: Sendable {
     public var statesPerPlugin: Int
     /// Largest response body `hub.http.request` reads, in bytes.
     public var httpMaxResponseBytes: Int
+    /// When set, only these plugins of the directory are loaded (`moonwire plugins test`).
+    public var onlyPlugins: Set<String>?
 
     public init(
         directory: String = "plugins", limits: LuaLimits = LuaLimits(), passOnPublishError: Bool = false, watch: Bool = true,

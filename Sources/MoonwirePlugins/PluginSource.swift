@@ -64,8 +64,8 @@ public struct PluginSource: Sendable, Equatable {
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { continue }
             if isDirectory.boolValue {
                 guard FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("init.lua")) else { continue }
-            } else if !entry.hasSuffix(".lua") {
-                continue
+            } else if !entry.hasSuffix(".lua") || entry.hasSuffix(PluginSpec.suffix) {
+                continue  // NAME_test.lua is the spec of NAME (`moonwire plugins test`), not a plugin
             }
             do {
                 let alone = try readAlone(path: path)

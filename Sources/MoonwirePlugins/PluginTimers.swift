@@ -27,6 +27,8 @@ final class PluginTimers: Sendable {
     private let nextID = Atomic<Int>(1)
     private let stopped = Atomic<Bool>(false)
     private let running = Mutex<[Int: Running]>([:])
+    /// When each running timer fires next (monotonic ns), while it waits for it.
+    private let nextFires = Mutex<[Int: UInt64]>([:])
     /// Next fire time (clock ns) of named timers, by "plugin/name", kept across versions.
     private let schedules = Mutex<[String: UInt64]>([:])
 
@@ -51,6 +53,7 @@ final class PluginTimers: Sendable {
         let task = Task { [weak self] in
             var next = first
             while !Task.isCancelled {
+                self?.nextFires.withLock { $0[request.id] = next }
                 do { try await clock.sleep(until: next) } catch { return }
                 if plugin.isRetired || self?.stopped.load(ordering: .acquiring) != false { return }
                 // The next beat keeps the schedule; after a late wake-up it is counted from now (no burst).
@@ -66,7 +69,14 @@ final class PluginTimers: Sendable {
         if let key { schedules.withLock { $0[key] = first } }
     }
 
+    /// Whether a timer is due at `now` or running its function (`moonwire plugins test` waits for none).
+    func anyDue(now: UInt64) -> Bool {
+        let ids = running.withLock { Set($0.keys) }
+        return nextFires.withLock { fires in ids.contains { (fires[$0] ?? 0) <= now } }
+    }
+
     private func finished(_ id: Int) {
+        nextFires.withLock { _ = $0.removeValue(forKey: id) }
         guard let timer = running.withLock({ $0.removeValue(forKey: id) }) else { return }
         timer.plugin.withVM(at: timer.state) { $0.state.release(timer.function) }
     }

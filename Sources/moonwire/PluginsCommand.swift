@@ -5,12 +5,12 @@ import MoonwireCore
 import MoonwirePlugins
 import MoonwireServer
 
-/// `moonwire plugins check FILE` and `moonwire plugins reload`.
+/// `moonwire plugins check FILE`, `test`, `bench` and `reload`.
 struct PluginsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plugins",
-        abstract: "Check plugins, or reload them in a running hub.",
-        subcommands: [Check.self, Reload.self, Bench.self]
+        abstract: "Check and test plugins, time them, or reload them in a running hub.",
+        subcommands: [Check.self, Test.self, Reload.self, Bench.self]
     )
 
     struct Check: AsyncParsableCommand {

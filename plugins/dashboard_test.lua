@@ -1,0 +1,22 @@
+-- Spec of the dashboard plugin: a stats event on a timer, which only the plugin may publish.
+describe("dashboard", function()
+  it("publishes the hub's numbers to its room every interval", function()
+    local hub = test.hub { settings = { dashboard = { interval = 5 } } }
+    local screen = hub:connect("screen", { rooms = { "dashboard" } })
+    hub:advance(4)
+    expect(screen:received("stats")).to.have_length(0)
+    hub:advance(1)
+    local ticks = screen:received("stats")
+    expect(ticks).to.have_length(1)
+    expect(ticks[1].data.connections.websocket).to.equal(1)
+    hub:advance(10)
+    expect(screen:received("stats")).to.have_length(2)
+  end)
+
+  it("refuses stats from anyone else", function()
+    local hub = test.hub()
+    local mallory = hub:connect("mallory", { rooms = { "dashboard" } })
+    local _, code = mallory:send("stats", { connections = 0 }, "dashboard")
+    expect(code).to.equal("not_allowed")
+  end)
+end)

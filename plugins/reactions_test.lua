@@ -1,0 +1,28 @@
+-- Spec of the reactions plugin: a custom event type, validated, with a running count.
+describe("reactions", function()
+  local hub, alice, bob
+  before_each(function()
+    hub = test.hub()
+    alice, bob = hub:connect("alice"), hub:connect("bob")
+  end)
+
+  it("counts reactions per message and emoji", function()
+    local message = alice:say("lunch?")
+    local target = message.event_id
+    expect(bob:send("reaction", { target = target, emoji = "👍" }).data.count).to.equal(1)
+    expect(alice:send("reaction", { target = target, emoji = "👍" }).data.count).to.equal(2)
+    expect(alice:send("reaction", { target = target, emoji = "🎉" }).data.count).to.equal(1)
+    local got = bob:received("reaction")
+    expect(got).to.have_length(2)
+    expect(got[2].data).to.equal({ target = target, emoji = "🎉", count = 1 })
+  end)
+
+  it("refuses reactions that do not point at a message or whose emoji is too long", function()
+    local _, code, message = alice:send("reaction", { target = "latest", emoji = "👍" })
+    expect(code).to.equal("invalid_field")
+    expect(message).to.equal("invalid data for 'reaction': target must be the event_id of a message")
+    _, code, message = alice:send("reaction", { target = "1", emoji = string.rep("x", 17) })
+    expect(message).to.match("emoji is too long")
+    expect(bob:received("reaction")).to.have_length(0)
+  end)
+end)
