@@ -144,6 +144,8 @@ let package = Package(
             name: "moonwire",
             dependencies: [
                 "MoonwireServer",
+                "MoonwirePlugins",
+                "MoonwireSQLite",
                 "MoonwireClient",
                 "MoonwireBench",
                 "CLua",

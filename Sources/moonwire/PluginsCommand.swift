@@ -10,7 +10,7 @@ struct PluginsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plugins",
         abstract: "Check and test plugins, time them, or reload them in a running hub.",
-        subcommands: [Check.self, Test.self, Reload.self, Bench.self]
+        subcommands: [Check.self, Test.self, Replay.self, Reload.self, Bench.self]
     )
 
     struct Check: AsyncParsableCommand {

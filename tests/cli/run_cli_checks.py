@@ -2,6 +2,8 @@
 """Checks of the `moonwire` command itself, against the built binary:
 
 - `moonwire plugins check` accepts a good plugin and refuses a broken one with the file and line (exit 1);
+- `moonwire plugins test` runs a spec file, exits 1 on a failure with its line, and writes JUnit XML;
+- `moonwire plugins replay` runs a running hub's history through a candidate version and prints the differences;
 - `moonwire serve` refuses an invalid configuration (exit 2, naming the key) and a plugin with bad settings;
 - SIGHUP makes a running hub reload its plugins; `moonwire plugins reload` does too;
 - SIGTERM stops the hub with exit status 0.
@@ -87,6 +89,23 @@ def main():
         cold = json.loads(evicting.stdout) if evicting.returncode == 0 else {}
         check(cold.get("evict_mib") == 1 and cold.get("on_publish", {}).get("median_us", 0) > 0,
               "plugins bench --evict-mib writes between calls and still times every call")
+        with open(os.path.join(plugins, "greeter_test.lua"), "w") as f:
+            f.write('describe("greeter", function()\n'
+                    '  it("greets", function()\n'
+                    '    local hub = test.hub()\n'
+                    '    local a, b = hub:connect("a"), hub:connect("b")\n'
+                    '    a:say("x")\n'
+                    '    expect(b:received("message")[1].data.greeting).to.equal("hi")\n'
+                    '  end)\n'
+                    '  it("fails on purpose", function() expect(1).to.equal(2) end)\n'
+                    'end)\n')
+        spec_run = subprocess.run([binary, "plugins", "test", plugins, "--junit", os.path.join(work, "specs.xml")],
+                                  capture_output=True, text=True, timeout=60)
+        check(spec_run.returncode == 1 and "✔ greeter › greets" in spec_run.stdout
+              and "greeter_test.lua:8: expected 2, got 1" in spec_run.stdout and "1 passed, 1 failed" in spec_run.stdout
+              and 'failures="1"' in open(os.path.join(work, "specs.xml")).read(),
+              "plugins test runs a spec file, exits 1 on a failure with its line, and writes JUnit XML")
+        os.remove(os.path.join(plugins, "greeter_test.lua"))
         broken_dir = os.path.join(work, "broken-plugins")
         os.mkdir(broken_dir)
         shutil.copy(broken, broken_dir)
@@ -127,6 +146,19 @@ def main():
             check(reload.returncode == 0 and '"reloaded":["greeter"]' in reload.stdout.replace(" ", ""),
                   "moonwire plugins reload reloads a running hub")
             check(get_json(base + "/api/plugins")["plugins"][0]["version"] == "3", "the reloaded version is in force")
+            for text in ["hello", "buy spam", "bye"]:
+                urllib.request.urlopen(urllib.request.Request(
+                    base + "/message", data=json.dumps({"content": text, "sender": "bob"}).encode(),
+                    headers={"Content-Type": "application/json"}), timeout=10).read()
+            candidate_dir = os.path.join(work, "candidate")
+            os.mkdir(candidate_dir)
+            with open(os.path.join(candidate_dir, "greeter.lua"), "w") as f:
+                f.write('return { on_publish = function(ctx, e) if e.data.content == "buy spam" then return false, "no spam" end end }\n')
+            replay = subprocess.run([binary, "plugins", "replay", os.path.join(candidate_dir, "greeter.lua"), "--against", base,
+                                     "--room", "general", "--plugins", plugins], capture_output=True, text=True, timeout=60)
+            check(replay.returncode == 0 and "candidate: rejected (rejected): no spam" in replay.stdout
+                  and "3 events replayed through greeter" in replay.stdout and ": 1 differ" in replay.stdout,
+                  "plugins replay runs a running hub's history through a candidate and prints the one event it would refuse")
             hub.send_signal(signal.SIGTERM)
             code = hub.wait(timeout=15)
             check(code == 0, f"SIGTERM stops the hub with status 0 (got {code})")
