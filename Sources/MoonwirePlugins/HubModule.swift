@@ -33,6 +33,7 @@ enum HubModule {
                 var event = Event(type: EventType(type), userID: user, roomID: room, data: data)
                 event.pluginHops = context.currentHops.load(ordering: .relaxed) + 1
                 let publisher = PublisherInfo(connection: nil, transport: .plugin, userID: user, plugin: context.name)
+                if context.version.isShadow { return [.bool(true)] }
                 return try context.host.publishLater(event, from: publisher, plugin: context.name, on: hub)
             }),
             ("send", { call throws(LuaCallError) in
@@ -47,7 +48,7 @@ enum HubModule {
                 let encoded = EncodedEvent(event)
                 var sent = 0
                 for connection in hub.connections(ofUser: user) where connection.transport != .longPoll {
-                    if connection.enqueue(.event(encoded)) { sent += 1 }
+                    if context.version.isShadow || connection.enqueue(.event(encoded)) { sent += 1 }
                 }
                 return [.int(Int64(sent))]
             }),
@@ -56,6 +57,7 @@ enum HubModule {
                 let reason = try call.optionalString(2) ?? "disconnected by \(context.name)"
                 guard let hub = context.host.hub else { return [.int(0)] }
                 let count = hub.connections(ofUser: user).count
+                if context.version.isShadow { return [.int(Int64(count))] }
                 Task { await hub.disconnectUser(user, reason: .kicked(reason)) }
                 return [.int(Int64(count))]
             }),
@@ -121,6 +123,7 @@ enum HubModule {
     private static func storage(_ context: PluginStateContext) -> [(String, LuaHostFunction)] {
         let store = context.host.store
         let plugin = context.name
+        let dryRun = context.version.isShadow
         /// A `ttl` is at most ten years.
         let maxTTL: ClosedRange<Double> = 0...315_360_000
         /// Runs a store call: waiting for it without holding the thread when the store waits for I/O and
@@ -154,12 +157,14 @@ enum HubModule {
                 let key = try call.string(1)
                 let value = call.isNil(2) ? nil : try call.json(2)
                 let ttl = call.isNil(3) ? nil : try call.number(3, in: maxTTL)
+                if dryRun { return [] }
                 return try perform(
                     "store.set", call, now: { try store.set(plugin, key, value, ttl: ttl) ; return [] },
                     waiting: { try await store.set(plugin, key, value, ttl: ttl, deadline: $0) ; return [] })
             }),
             ("store.delete", { call throws(LuaCallError) in
                 let key = try call.string(1)
+                if dryRun { return [] }
                 return try perform(
                     "store.delete", call, now: { try store.set(plugin, key, nil, ttl: nil) ; return [] },
                     waiting: { try await store.set(plugin, key, nil, ttl: nil, deadline: $0) ; return [] })
@@ -168,6 +173,12 @@ enum HubModule {
                 let key = try call.string(1)
                 let by: JSONValue = call.isNil(2) ? .int(1) : try call.numberValue(2)
                 let ttl = call.isNil(3) ? nil : try call.number(3, in: maxTTL)
+                if dryRun {
+                    // What the increment would return, read from the live plugin's value, not written.
+                    return try perform(
+                        "store.incr", call, now: { [.json(try PluginStore.sum(try store.get(plugin, key), by))] },
+                        waiting: { [.json(try PluginStore.sum(try await store.get(plugin, key, deadline: $0), by))] })
+                }
                 return try perform(
                     "store.incr", call, now: { [.json(try store.increment(plugin, key, by: by, ttl: ttl))] },
                     waiting: { [.json(try await store.increment(plugin, key, by: by, ttl: ttl, deadline: $0))] })

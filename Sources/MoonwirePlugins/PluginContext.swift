@@ -12,6 +12,9 @@ final class PluginContext: Sendable {
     private let hostReference: WeakHost
     /// The plugin's name (its file's).
     let name: String
+    /// A shadow version (`POST /api/plugins/NAME/shadow`): its `hub` functions change nothing — store
+    /// writes, publishes, sends, kicks and timers are answered as if done, and not done.
+    let isShadow: Bool
     private let state = Mutex<State>(State())
     private let policy = Mutex(PluginHTTPPolicy.none)
 
@@ -25,9 +28,10 @@ final class PluginContext: Sendable {
         var active = false
     }
 
-    init(host: PluginHost, name: String) {
+    init(host: PluginHost, name: String, isShadow: Bool = false) {
         self.hostReference = WeakHost(host: host)
         self.name = name
+        self.isShadow = isShadow
     }
 
     var plugin: Plugin? { state.withLock { $0.plugin.plugin } }
@@ -47,6 +51,7 @@ final class PluginContext: Sendable {
 
     /// Schedules a timer now if the version is active, else when it becomes active.
     func schedule(_ request: PluginTimers.Request) -> Int {
+        if isShadow { return request.id }
         let (active, plugin) = state.withLock { state -> (Bool, Plugin?) in
             if !state.active { state.pendingTimers.append(request) }
             return (state.active, state.plugin.plugin)

@@ -134,7 +134,9 @@ extension PluginHost {
                 let type = event.type.rawValue
                 outcome = await callTypeWaiting(type, on: plugin, function: { $0.types[type]?.handle }, hops: event.pluginHops) { _ in [ctx, table] }
             } else {
-                outcome = await callWaiting(plugin, .onPublish, results: 3, hops: event.pluginHops) { _ in [ctx, table] }
+                outcome = await withShadow(of: plugin, .onPublish, event: event, results: 3, { _ in [ctx, table] }) {
+                    await callWaiting(plugin, .onPublish, results: 3, hops: event.pluginHops) { _ in [ctx, table] }
+                }
             }
             switch outcome {
             case .retired:
@@ -168,8 +170,10 @@ extension PluginHost {
         let ctx = recipient.pluginValue
         let hops = event.pluginHops
         for (position, plugin) in filters.enumerated() {
+            let shadowed = shadowsActive.load(ordering: .relaxed) ? shadowDelivery(plugin, event, recipient, ctx, chain) : nil
             switch start(plugin, .onDeliver, results: 1, hops: hops, { chain.arguments(recipient: ctx, on: &$0) }) {
             case .over(let outcome):
+                if let (shadow, step, verdict) = shadowed { shadow.compare(step, event, live: outcome.verdict, shadow: verdict) }
                 if let decision = chain.take(outcome, of: plugin) { return .now(decision) }
             case .waiting(let pending):
                 // The rest of the chain goes on once this filter has its answer (the fan-out waits for it).

@@ -169,6 +169,7 @@ extension PluginHost {
         timers.cancelAll(of: plugin)
         timers.forget(plugin: plugin.name)
         finishPublishing(plugin: plugin.name)
+        discardShadow(of: plugin.name)
         forgetRebuilds(of: plugin.name)
     }
 

@@ -3,11 +3,11 @@ import MoonwireCore
 /// Settings changed while the hub runs (`PUT /api/plugins/NAME/settings`): no restart, no dropped
 /// connection.
 extension PluginHost {
-    /// Why a settings change was refused (nothing changed then).
-    public enum SettingsChangeError: Error, Sendable, Equatable {
-        /// No plugin of that name is loaded.
+    /// Why a change to a running plugin (settings, shadow) was refused (nothing changed then).
+    public enum PluginChangeError: Error, Sendable, Equatable {
+        /// No plugin of that name is loaded (or has no shadow).
         case noSuchPlugin(String)
-        /// The merged settings do not fit the plugin's schema, or the new version's `on_load` failed.
+        /// The change does not fit: settings the schema refuses, a version that does not load.
         case refused(String)
     }
 
@@ -21,7 +21,7 @@ extension PluginHost {
     /// default), checks them against the plugin's schema, and hands them to a new version built from the
     /// running one's source through the reload's hand-over (`on_unload`, then `on_load(config, saved)`).
     /// Returns the settings in force afterwards, secrets masked.
-    public func changeSettings(of name: String, _ changes: JSONObject) -> Result<JSONObject, SettingsChangeError> {
+    public func changeSettings(of name: String, _ changes: JSONObject) -> Result<JSONObject, PluginChangeError> {
         serialized {
             guard let running = pluginSet.byName[name] else { return .failure(.noSuchPlugin(name)) }
             let previous = settings(for: name)

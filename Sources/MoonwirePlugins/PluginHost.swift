@@ -29,6 +29,10 @@ public final class PluginHost: HubHooks {
     private let reloadCount = Atomic<Int>(0)
     /// Each plugin's settings: the configuration's `[plugins.NAME]` tables, then the API's changes.
     let currentSettings: Mutex<[String: JSONObject]>
+    /// Candidate versions running beside the live ones, by plugin name.
+    let shadows = Mutex<[String: PluginShadow]>([:])
+    /// Whether any plugin has a shadow (checked on the delivery path before taking the lock).
+    let shadowsActive = Atomic<Bool>(false)
     /// One queue of `hub.publish` calls per plugin name: kept in order across the plugin's versions.
     private let publishQueues = Mutex<[String: PublishQueue]>([:])
     /// Versions rebuilt after a quarantine, by plugin name (a plugin that keeps getting stuck stays

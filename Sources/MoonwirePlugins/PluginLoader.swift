@@ -13,12 +13,12 @@ struct PluginLoader {
         return name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" || $0 == "-" }
     }
 
-    func load(_ source: PluginSource, statistics: (String) -> PluginStatistics) throws(PluginError) -> Plugin {
+    func load(_ source: PluginSource, shadow: Bool = false, statistics: (String) -> PluginStatistics) throws(PluginError) -> Plugin {
         guard Self.isValidName(source.fileName) else {
             throw .invalid(
                 source.fileName, "\(source.path): a plugin's file (or folder) name must start with a lowercase letter and hold only a-z, 0-9, _ and -")
         }
-        let context = PluginContext(host: host, name: source.fileName)
+        let context = PluginContext(host: host, name: source.fileName, isShadow: shadow)
         let first = PluginStateContext(version: context, index: 0)
         let (state, table) = try compile(source, context: first)
         // Manifest. A plugin is named by its file: its settings, store and timers follow the file name, so a

@@ -50,7 +50,7 @@ import Testing
     }
 }
 
-extension Result where Failure == PluginHost.SettingsChangeError {
+extension Result where Failure == PluginHost.PluginChangeError {
     var isRefused: Bool {
         if case .failure(.refused) = self { return true }
         return false

@@ -330,6 +330,46 @@ import Testing
         }
     }
 
+    @Test func aShadowVersionIsComparedNotAppliedThenPromoted() async throws {
+        let settings: [String: JSONObject] = ["moderation": ["banned_words": ["spam"], "rate_limit": 4, "rate_window": 60]]
+        try await withLiveHub(plugins: .shipped(["moderation"], settings: settings)) { live in
+            let alice = try await live.connect("alice")
+            let bob = try await live.connect("bob")
+            // The candidate also bans "scam" (a changed word list in its code).
+            let candidate = LivePlugins.shipped("moderation").replacingOccurrences(
+                of: "banned_lookup[string.lower(word)] = true end", with: "banned_lookup[string.lower(word)] = true end banned_lookup.scam = true")
+            #expect(candidate != LivePlugins.shipped("moderation"))
+            let started = try await live.http.request("POST", "/api/plugins/moderation/shadow", rawBody: candidate)
+            #expect(started.status == 201, "\(started.text)")
+            #expect(try await live.http.request("POST", "/api/plugins/moderation/shadow", rawBody: "return {").status == 422)
+            #expect(try await live.http.request("POST", "/api/plugins/nosuch/shadow", rawBody: "return {}").status == 404)
+            #expect(try await live.http.request("GET", "/api/plugins/moderation/shadow").status == 200, "a refused candidate keeps the shadow")
+
+            for text in ["hello", "what a scam", "third", "fourth", "fifth"] { _ = try await alice.sayAnswered(text) }
+            var seen: [String] = []
+            for _ in 0..<4 { seen.append(try await bob.next(type: "message").chatText ?? "") }
+            #expect(seen == ["hello", "what a scam", "third", "fourth"], "the live version decides; the shadow's store writes are not made")
+            #expect(try await bob.collect(type: "message", for: .milliseconds(200)).isEmpty, "the fifth is over the live rate limit")
+
+            let report = try await live.http.request("GET", "/api/plugins/moderation/shadow")
+            #expect(report.body?["calls"]?["on_publish"] == 5)
+            #expect(report.body?["disagreements"]?["on_publish"] == 1, "\(report.text)")
+            let sample = report.body?["samples"]?.arrayValue?.first
+            #expect(sample?["live"] == "no opinion")
+            #expect(sample?["shadow"] == "rejected (rejected): message contains a banned word")
+            #expect(sample?["user_id"] == "alice")
+
+            let promoted = try await live.http.request("POST", "/api/plugins/moderation/shadow/promote")
+            #expect(promoted.status == 200, "\(promoted.text)")
+            #expect(promoted.body?["reloaded"] == ["moderation"])
+            #expect(try await live.http.request("GET", "/api/plugins/moderation/shadow").status == 404, "promoting ends the shadow")
+            let carol = try await live.connect("carol")
+            #expect(try await carol.sayAnswered("another scam").errorMessage == "message contains a banned word", "now live")
+            #expect(try await live.http.request("DELETE", "/api/plugins/moderation/shadow").status == 404)
+            for probe in [alice, bob, carol] { await probe.close() }
+        }
+    }
+
     @Test func onPublishRejectsWithAReasonOverWebSocketAndHTTP() async throws {
         let settings: [String: JSONObject] = ["moderation": ["banned_words": ["darn"], "max_length": 20, "rate_limit": 3, "rate_window": 60]]
         try await withLiveHub(plugins: .shipped(["moderation"], settings: settings)) { live in

@@ -3,7 +3,8 @@ import MoonwireCore
 import MoonwirePlugins
 
 /// `GET /api/plugins` (every plugin with version, source hash, load time, last error and per-hook counters),
-/// `POST /api/plugins/reload` and `PUT /api/plugins/{name}/settings`.
+/// `POST /api/plugins/reload`, `PUT /api/plugins/{name}/settings` and the shadow routes
+/// (`/api/plugins/{name}/shadow`: POST a candidate, GET the comparison, POST `…/promote`, DELETE).
 struct PluginEndpoints: Sendable {
     let host: PluginHost?
     let apiKey: APIKeyCheck
@@ -25,6 +26,51 @@ struct PluginEndpoints: Sendable {
                 return HTTPResponses.json(Self.json(report), status: report.succeeded ? .ok : .unprocessableContent)
             }
         }
+        router.post("/api/plugins/:name/shadow") { request, context in
+            await respond { () throws(HubError) in
+                try apiKey.verify(request)
+                let host = try self.plugins()
+                let name = context.parameters.get("name") ?? ""
+                var request = request
+                let body: ByteBuffer
+                do {
+                    body = try await request.collectBody(upTo: maxBodyBytes)
+                } catch {
+                    throw HubError(.payloadTooLarge, "request body is larger than \(maxBodyBytes) bytes")
+                }
+                guard body.readableBytes > 0 else { throw HubError(.missingField, "the body is the candidate's Lua source") }
+                switch host.startShadow(of: name, text: String(buffer: body)) {
+                case .success(let shadow): return HTTPResponses.json(shadow.json, status: .created)
+                case .failure(let error): return Self.response(error, name: name)
+                }
+            }
+        }
+        router.get("/api/plugins/:name/shadow") { request, context in
+            await respond { () throws(HubError) in
+                try apiKey.verify(request)
+                let name = context.parameters.get("name") ?? ""
+                guard let shadow = try self.plugins().shadow(of: name) else { throw HubError(.notFound, "plugin '\(name.prefix(64))' has no shadow") }
+                return HTTPResponses.json(shadow.json)
+            }
+        }
+        router.post("/api/plugins/:name/shadow/promote") { request, context in
+            await respond { () throws(HubError) in
+                try apiKey.verify(request)
+                let name = context.parameters.get("name") ?? ""
+                switch try self.plugins().promoteShadow(of: name) {
+                case .success(let report): return HTTPResponses.json(Self.json(report), status: report.succeeded ? .ok : .unprocessableContent)
+                case .failure(let error): return Self.response(error, name: name)
+                }
+            }
+        }
+        router.delete("/api/plugins/:name/shadow") { request, context in
+            await respond { () throws(HubError) in
+                try apiKey.verify(request)
+                let name = context.parameters.get("name") ?? ""
+                guard try self.plugins().discardShadow(of: name) else { throw HubError(.notFound, "plugin '\(name.prefix(64))' has no shadow") }
+                return HTTPResponses.json(["plugin": .string(name), "discarded": true])
+            }
+        }
         router.put("/api/plugins/:name/settings") { request, context in
             await respond { () throws(HubError) in
                 try apiKey.verify(request)
@@ -42,6 +88,22 @@ struct PluginEndpoints: Sendable {
                     return HTTPResponses.json(error, status: .unprocessableContent)
                 }
             }
+        }
+    }
+
+    /// The host, or `404` when plugins are off.
+    private func plugins() throws(HubError) -> PluginHost {
+        guard let host else { throw HubError(.notFound, "plugins are off (plugins.directory is empty)") }
+        return host
+    }
+
+    /// A refused change: `404` for a plugin (or shadow) that is not there, `422` with the reason otherwise.
+    private static func response(_ error: PluginHost.PluginChangeError, name: String) -> Response {
+        switch error {
+        case .noSuchPlugin:
+            return HTTPResponses.json(["error": ["code": "not_found", "message": .string("no plugin (or shadow) named '\(name.prefix(64))'")]], status: .notFound)
+        case .refused(let message):
+            return HTTPResponses.json(["error": ["code": "invalid_field", "message": .string(message)]], status: .unprocessableContent)
         }
     }
 
