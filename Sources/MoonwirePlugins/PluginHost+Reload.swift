@@ -28,13 +28,14 @@ extension PluginHost {
                 recordFailure(path, path: path, message: message)
                 report.failed.append((path, message))
             }
+            let (settingsChanged, settingsBefore) = rereadSettings(into: &report)
             let loader = PluginLoader(host: self, options: options)
             let scannedPaths = Set(scan.sources.map(\.path))
             var seenPaths = Set<String>()
             for source in scan.sources {
                 seenPaths.insert(source.path)
                 let existing = pluginSet.plugins.first { $0.source.path == source.path }
-                if let existing, existing.source.hash == source.hash {
+                if let existing, existing.source.hash == source.hash, !settingsChanged.contains(existing.name) {
                     report.unchanged.append(existing.name)
                     continue
                 }
@@ -43,6 +44,7 @@ extension PluginHost {
                     plugin = try loader.load(source, statistics: statistics(for:))
                 } catch {
                     let key = existing?.name ?? source.fileName
+                    keepSettings(of: key, settingsBefore, changed: settingsChanged)
                     recordFailure(key, path: source.path, message: error.description)
                     report.failed.append((key, error.description))
                     continue
@@ -67,6 +69,7 @@ extension PluginHost {
                         replaced == nil ? "plugin loaded" : "plugin reloaded",
                         metadata: ["plugin": "\(plugin.name)", "version": "\(plugin.version)", "trigger": "\(trigger)"])
                 } catch {
+                    keepSettings(of: plugin.name, settingsBefore, changed: settingsChanged)
                     recordFailure(plugin.name, path: source.path, message: error.description)
                     report.failed.append((plugin.name, error.description))
                     discard(plugin)
@@ -86,6 +89,40 @@ extension PluginHost {
             }
             return report
         }
+    }
+
+    /// Reads the configuration file's plugin tables again (when the options say how): a table that
+    /// changed in the file since it was last read replaces the plugin's settings (changes made through the
+    /// API to other plugins stay). Returns the plugins whose tables changed, and the settings before.
+    private func rereadSettings(into report: inout ReloadReport) -> (Set<String>, [String: JSONObject]) {
+        let before = currentSettings.withLock { $0 }
+        guard let source = options.settingsSource else { return ([], before) }
+        let fresh: [String: JSONObject]
+        do {
+            fresh = try source()
+        } catch {
+            let message = "the configuration file could not be read again; the plugins keep their settings: \(error)"
+            logger.error("plugin settings not re-read", metadata: ["error": "\(error)"])
+            report.failed.append(("configuration", message))
+            return ([], before)
+        }
+        let previous = fileSettings.withLock { file in
+            defer { file = fresh }
+            return file
+        }
+        let changed = Set(fresh.keys).union(previous.keys).filter { fresh[$0] != previous[$0] }
+        currentSettings.withLock { settings in
+            for name in changed { settings[name] = fresh[name] }
+        }
+        return (changed, before)
+    }
+
+    /// A version with new settings did not load: the plugin keeps the settings in force, and the file's
+    /// table counts as not read yet (the next reload tries it again).
+    private func keepSettings(of name: String, _ before: [String: JSONObject], changed: Set<String>) {
+        guard changed.contains(name) else { return }
+        currentSettings.withLock { $0[name] = before[name] }
+        fileSettings.withLock { $0[name] = before[name] }
     }
 
     /// Hands over from `old` (if any) to `new` atomically: while every state of the old version is held,

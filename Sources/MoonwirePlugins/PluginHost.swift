@@ -29,6 +29,8 @@ public final class PluginHost: HubHooks {
     private let reloadCount = Atomic<Int>(0)
     /// Each plugin's settings: the configuration's `[plugins.NAME]` tables, then the API's changes.
     let currentSettings: Mutex<[String: JSONObject]>
+    /// The settings the configuration file had when it was last read.
+    let fileSettings: Mutex<[String: JSONObject]>
     /// Candidate versions running beside the live ones, by plugin name.
     let shadows = Mutex<[String: PluginShadow]>([:])
     /// Whether any plugin has a shadow (checked on the delivery path before taking the lock).
@@ -47,6 +49,7 @@ public final class PluginHost: HubHooks {
     ) {
         self.options = options
         self.currentSettings = Mutex(options.settings)
+        self.fileSettings = Mutex(options.settings)
         self.store = store
         self.metricsFactory = metricsFactory
         self.logger = logger

@@ -36,6 +36,9 @@ public struct PluginOptions: Sendable {
     public var httpMaxResponseBytes: Int
     /// When set, only these plugins of the directory are loaded (`moonwire plugins test`).
     public var onlyPlugins: Set<String>?
+    /// Reads the plugins' settings again (the configuration file's `[plugins.NAME]` tables), on every
+    /// reload; `nil`: the settings given at startup stay.
+    public var settingsSource: (@Sendable () throws -> [String: JSONObject])?
 
     public init(
         directory: String = "plugins", limits: LuaLimits = LuaLimits(), passOnPublishError: Bool = false, watch: Bool = true,

@@ -98,20 +98,22 @@ public struct MoonwireApplication: Sendable {
         if hooks == nil, !configuration.pluginsDirectory.isEmpty {
             var pluginLogger = logger
             pluginLogger[metadataKey: "component"] = "plugins"
-            host = PluginHost(
-                options: PluginOptions(
-                    directory: configuration.pluginsDirectory,
-                    limits: LuaLimitsBuilder.limits(configuration),
-                    passOnPublishError: configuration.pluginPublishErrorPolicy == "pass",
-                    watch: configuration.pluginWatch,
-                    watchInterval: configuration.pluginWatchInterval,
-                    settings: configuration.pluginSettings,
-                    maxTimers: configuration.pluginMaxTimers,
-                    publishQueueBytes: configuration.pluginPublishQueueBytes,
-                    maxPublishHops: configuration.pluginMaxPublishHops,
-                    statesPerPlugin: configuration.pluginStates == 0 ? System.coreCount : configuration.pluginStates,
-                    httpMaxResponseBytes: configuration.pluginHTTPMaxResponseBytes),
-                store: store, metricsFactory: factory, logger: pluginLogger, clock: clock)
+            var options = PluginOptions(
+                directory: configuration.pluginsDirectory,
+                limits: LuaLimitsBuilder.limits(configuration),
+                passOnPublishError: configuration.pluginPublishErrorPolicy == "pass",
+                watch: configuration.pluginWatch,
+                watchInterval: configuration.pluginWatchInterval,
+                settings: configuration.pluginSettings,
+                maxTimers: configuration.pluginMaxTimers,
+                publishQueueBytes: configuration.pluginPublishQueueBytes,
+                maxPublishHops: configuration.pluginMaxPublishHops,
+                statesPerPlugin: configuration.pluginStates == 0 ? System.coreCount : configuration.pluginStates,
+                httpMaxResponseBytes: configuration.pluginHTTPMaxResponseBytes)
+            if let file = configuration.configurationFile {
+                options.settingsSource = { try ConfigurationLoader.pluginSettings(fromFile: file) }
+            }
+            host = PluginHost(options: options, store: store, metricsFactory: factory, logger: pluginLogger, clock: clock)
         }
         self.plugins = host
         self.hub = Hub(

@@ -89,6 +89,7 @@ struct ServeCommand: AsyncParsableCommand {
         var configuration = ServerConfiguration()
         if let fileText {
             try ConfigurationLoader.apply(fileText: fileText, fileName: fileName, to: &configuration)
+            configuration.configurationFile = fileName
         }
         try ConfigurationLoader.apply(environment: ProcessInfo.processInfo.environment, to: &configuration)
         var flags: [String] = overrides

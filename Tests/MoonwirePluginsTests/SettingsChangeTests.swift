@@ -1,6 +1,7 @@
 import Foundation
 import LuaRuntime
 import MoonwireCore
+import Synchronization
 import Testing
 @testable import MoonwirePlugins
 
@@ -54,5 +55,46 @@ extension Result where Failure == PluginHost.PluginChangeError {
     var isRefused: Bool {
         if case .failure(.refused) = self { return true }
         return false
+    }
+}
+
+/// The configuration file's `[plugins.NAME]` tables, read again on every reload.
+@Suite struct SettingsRereadTests {
+    /// What the "file" holds; a test changes it between reloads.
+    final class FakeFile: Sendable {
+        let tables = Mutex<[String: JSONObject]>([:])
+    }
+
+    @Test func aChangedTableReloadsItsPluginWithItsStateAndABadOneKeepsTheOld() async throws {
+        let file = FakeFile()
+        file.tables.withLock { $0 = ["counter": ["label": "total"]] }
+        let fixture = PluginFixture(["counter.lua": SettingsChangeTests.counter, "other.lua": "return {}"], settings: ["counter": ["label": "total"]]) { options in
+            options.settingsSource = { file.tables.withLock { $0 } }
+        }
+        #expect(fixture.reload().succeeded)
+        let alice = try await fixture.connect("alice")
+        let bob = try await fixture.connect("bob")
+        #expect(await fixture.send(alice, .message, data: [:]) == nil)
+
+        file.tables.withLock { $0 = ["counter": ["label": "total", "step": 5]] }
+        let changed = fixture.reload()
+        #expect(changed.reloaded == ["counter"], "only the plugin whose table changed")
+        #expect(changed.unchanged == ["other"])
+        #expect(await fixture.send(alice, .message, data: [:]) == nil)
+        #expect(fixture.drain(bob).filter { $0.type == .message }.map { $0.data["total"] } == [1, 6], "state handed over, the new step in force")
+
+        file.tables.withLock { $0 = ["counter": ["label": "total", "step": -1]] }
+        let refused = fixture.reload()
+        #expect(refused.failed.map(\.plugin) == ["counter"])
+        #expect(refused.failed.first?.message.contains("config key 'step' must be at least 1") == true)
+        #expect(fixture.host.plugins.first { $0.name == "counter" }?.config["step"] == 5, "the old settings stay in force")
+        #expect(fixture.reload().failed.map(\.plugin) == ["counter"], "tried again on the next reload, until the file is fixed")
+
+        // A change made through the API stays while the file's table for that plugin does not change.
+        file.tables.withLock { $0 = ["counter": ["label": "total", "step": 5]] }
+        #expect(fixture.reload().succeeded)
+        _ = try fixture.host.changeSettings(of: "counter", ["step": 7]).get()
+        #expect(fixture.reload().unchanged.contains("counter"))
+        #expect(fixture.host.plugins.first { $0.name == "counter" }?.config["step"] == 7)
     }
 }

@@ -5,7 +5,8 @@
 - `moonwire plugins test` runs a spec file, exits 1 on a failure with its line, and writes JUnit XML;
 - `moonwire plugins replay` runs a running hub's history through a candidate version and prints the differences;
 - `moonwire serve` refuses an invalid configuration (exit 2, naming the key) and a plugin with bad settings;
-- SIGHUP makes a running hub reload its plugins; `moonwire plugins reload` does too;
+- SIGHUP makes a running hub reload its plugins; `moonwire plugins reload` does too; both read the
+  configuration file's plugin tables again;
 - SIGTERM stops the hub with exit status 0.
 
 Loopback only, bounded in time; exits non-zero on any failure.
@@ -166,6 +167,34 @@ def main():
             if hub.poll() is None:
                 hub.kill()
                 hub.wait()
+        # The configuration file's plugin tables are read again on a reload.
+        settings_dir = os.path.join(work, "settings-plugins")
+        os.mkdir(settings_dir)
+        with open(os.path.join(settings_dir, "greeter.lua"), "w") as f:
+            f.write('return { config = { greeting = { type = "string", default = "hi" } } }\n')
+        live_toml = os.path.join(work, "live.toml")
+        with open(live_toml, "w") as f:
+            f.write('[plugins.greeter]\ngreeting = "hello"\n')
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        hub = subprocess.Popen([binary, "serve", "--config", live_toml, "--port", str(port), "--plugins", settings_dir,
+                                "--set", "plugins.watch=false"], cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            check(wait_for(lambda: get_json(base + "/health")["status"] == "ok"), "serve starts with a configuration file")
+            greeting = lambda: get_json(base + "/api/plugins")["plugins"][0]["config"]["greeting"]
+            check(greeting() == "hello", "the plugin has the file's settings")
+            with open(live_toml, "w") as f:
+                f.write('[plugins.greeter]\ngreeting = "hey"\n')
+            hub.send_signal(signal.SIGHUP)
+            check(wait_for(lambda: greeting() == "hey"), "SIGHUP reads the plugin tables of the configuration file again")
+            with open(live_toml, "w") as f:
+                f.write('[plugins.greeter]\ngreeting = 42\n')
+            refused = subprocess.run([binary, "plugins", "reload", "--url", base], capture_output=True, text=True, timeout=30)
+            check(refused.returncode == 1 and "config key 'greeting' must be a string" in refused.stdout and greeting() == "hey",
+                  "a bad table fails the reload with the key named, and the old settings stay")
+        finally:
+            hub.kill()
+            hub.wait()
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"cli checks: {'all passed' if not FAILURES else str(len(FAILURES)) + ' failed'}")

@@ -69,6 +69,9 @@ public struct ServerConfiguration: Sendable {
     public var examplesDirectory = "examples"
     /// Each plugin's settings, from the `[plugins.NAME]` tables of the configuration file.
     public var pluginSettings: [String: JSONObject] = [:]
+    /// The configuration file read at startup, if any: its `[plugins.NAME]` tables are read again on
+    /// every plugin reload.
+    public var configurationFile: String?
     /// Where history and fan-out live: `memory` (the default: one node, history lost on restart),
     /// `sqlite:PATH` (one node, history kept in a SQLite file), or `redis://HOST:PORT[/DB]` (several
     /// nodes acting as one hub).
