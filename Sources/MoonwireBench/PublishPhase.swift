@@ -68,6 +68,8 @@ struct PublishPhase {
                 group.addTask {
                     var lastProgress = -1
                     var lastProgressAt = BenchClock.monotonicNanos()
+                    // Each publisher sends at least once, even when it starts after the deadline (a loaded machine).
+                    var sentAny = false
                     while true {
                         let seq: Int
                         switch mode {
@@ -85,7 +87,7 @@ struct PublishPhase {
                         case .full(let window):
                             // Wait until fewer than `window` events are undelivered.
                             while true {
-                                if BenchClock.monotonicNanos() >= deadline { return }
+                                if sentAny, BenchClock.monotonicNanos() >= deadline { return }
                                 let progress = load.progress + counters.forgiven.load(ordering: .relaxed)
                                 let outstanding = counters.expected.load(ordering: .relaxed) - progress
                                 if outstanding < window * recipientsPerEvent { break }
@@ -103,6 +105,7 @@ struct PublishPhase {
                             }
                             seq = counters.nextSeq.wrappingAdd(1, ordering: .relaxed).oldValue
                         }
+                        sentAny = true
                         let room = roomOf(seq)
                         let recipients = readyPerRoom[room]
                         counters.expected.wrappingAdd(recipients, ordering: .relaxed)

@@ -62,7 +62,11 @@ extension PluginHost {
     public func authenticate(_ request: ConnectRequest) async -> AuthDecision {
         let table = JSONValue.object(request.pluginTable)
         for plugin in pluginSet.with(.onConnect) {
-            switch await callWaiting(plugin, .onConnect, results: 3, { _ in [.json(table)] }) {
+            let subject: JSONObject = ["user_id": request.claimedUserID.map { .string($0) } ?? .null, "transport": .string(request.transport.rawValue)]
+            let outcome = await withShadow(of: plugin, .onConnect, subject: subject, results: 3, { _ in [.json(table)] }) {
+                await callWaiting(plugin, .onConnect, results: 3, { _ in [.json(table)] })
+            }
+            switch outcome {
             case .retired:
                 continue
             case .failed:
@@ -99,7 +103,13 @@ extension PluginHost {
         guard !plugins.isEmpty else { return .noOpinion }
         let ctx = JSONValue.object(connection.pluginTable)
         for plugin in plugins {
-            switch await callWaiting(plugin, .onJoin, results: 2, { _ in [.json(ctx), .string(room), .json(["exists": .bool(exists)])] }) {
+            let arguments: (inout PluginVM) -> [LuaValue] = { _ in [.json(ctx), .string(room), .json(["exists": .bool(exists)])] }
+            let outcome = await withShadow(
+                of: plugin, .onJoin, subject: ["user_id": .string(connection.identity.userID), "room_id": .string(room)], results: 2, arguments
+            ) {
+                await callWaiting(plugin, .onJoin, results: 2, arguments)
+            }
+            switch outcome {
             case .retired:
                 continue
             case .failed:
@@ -132,9 +142,16 @@ extension PluginHost {
             let outcome: Plugin.Outcome
             if hook == .eventType {
                 let type = event.type.rawValue
-                outcome = await callTypeWaiting(type, on: plugin, function: { $0.types[type]?.handle }, hops: event.pluginHops) { _ in [ctx, table] }
+                outcome = await withShadow(
+                    of: plugin, .eventType, step: "\(type).handle", function: { $0.types[type]?.handle }, hops: event.pluginHops,
+                    subject: PluginShadow.subject(event), results: 3, { _ in [ctx, table] }
+                ) {
+                    await callTypeWaiting(type, on: plugin, function: { $0.types[type]?.handle }, hops: event.pluginHops) { _ in [ctx, table] }
+                }
             } else {
-                outcome = await withShadow(of: plugin, .onPublish, event: event, results: 3, { _ in [ctx, table] }) {
+                outcome = await withShadow(
+                    of: plugin, .onPublish, hops: event.pluginHops, subject: PluginShadow.subject(event), results: 3, { _ in [ctx, table] }
+                ) {
                     await callWaiting(plugin, .onPublish, results: 3, hops: event.pluginHops) { _ in [ctx, table] }
                 }
             }
@@ -218,7 +235,13 @@ extension PluginHost {
         let name = type.rawValue
         return CustomEventType(name: type, stored: registered.stored, clientsMaySend: registered.clientsMaySend) { [weak self] data in
             guard let self else { return nil }
-            switch await self.callTypeWaiting(name, on: owner, function: { $0.types[name]?.validate }, { _ in [.json(data)] }) {
+            let outcome = await self.withShadow(
+                of: owner, .eventType, step: "\(name).validate", function: { $0.types[name]?.validate },
+                subject: ["event_type": .string(name)], results: 3, { _ in [.json(data)] }
+            ) {
+                await self.callTypeWaiting(name, on: owner, function: { $0.types[name]?.validate }, { _ in [.json(data)] })
+            }
+            switch outcome {
             case .retired, .done([]): return nil
             case .failed: return "validation failed"
             case .done(let results):

@@ -80,16 +80,19 @@ extension PluginHost {
         }
     }
 
-    /// Asks the shadow of `plugin` (if any) the same `on_publish` question first (its store increments
-    /// then read what the live call will write), then runs `live`, and records both answers.
+    /// Asks the shadow of `plugin` (if any) the same question first (its store increments then read what
+    /// the live call will write), then runs `live`, and records both answers under `step` (default: the
+    /// hook's name); `subject` says what the call was about.
     func withShadow(
-        of plugin: Plugin, _ hook: PluginHook, event: Event, results: Int32,
+        of plugin: Plugin, _ hook: PluginHook, step: String? = nil, function: ((PluginVM) -> LuaRef?)? = nil, hops: Int = 0,
+        subject: @autoclosure () -> JSONObject, results: Int32,
         _ arguments: (inout PluginVM) -> [LuaValue], live: () async -> Plugin.Outcome
     ) async -> Plugin.Outcome {
-        guard let shadow = shadows.withLock({ $0[plugin.name] }) else { return await live() }
-        let shadowOutcome = await shadow.plugin.callWaiting(hook, function: { $0.hooks[hook] }, results: results, hops: event.pluginHops, arguments)
+        guard shadowsActive.load(ordering: .relaxed), let shadow = shadows.withLock({ $0[plugin.name] }) else { return await live() }
+        let pick = function ?? { $0.hooks[hook] }
+        let shadowOutcome = await shadow.plugin.callWaiting(hook, function: pick, results: results, hops: hops, arguments)
         let outcome = await live()
-        shadow.compare(hook.rawValue, event, live: outcome.verdict, shadow: shadowOutcome.verdict)
+        shadow.compare(step ?? hook.rawValue, subject: subject(), live: outcome.verdict, shadow: shadowOutcome.verdict)
         return outcome
     }
 }

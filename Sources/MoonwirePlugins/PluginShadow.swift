@@ -25,17 +25,32 @@ public final class PluginShadow: Sendable {
         self.since = .now()
     }
 
-    /// Records one call both versions answered: `live` and `shadow` as `Plugin.Outcome.verdict` words.
+    /// Records one call both versions answered about `event`: `live` and `shadow` as
+    /// `Plugin.Outcome.verdict` words.
     func compare(_ step: String, _ event: Event, live: String, shadow: String) {
+        compare(step, subject: Self.subject(event), live: live, shadow: shadow)
+    }
+
+    /// What a sample says of the event a call was about.
+    static func subject(_ event: Event) -> JSONObject {
+        [
+            "event_id": event.id.map { .string($0.description) } ?? .string(event.ephemeralID), "event_type": .string(event.type.rawValue),
+            "user_id": .string(event.userID), "room_id": event.roomID.map { .string($0) } ?? .null,
+        ]
+    }
+
+    /// Records one call both versions answered; `subject` says what it was about (in the samples).
+    func compare(_ step: String, subject: @autoclosure () -> JSONObject, live: String, shadow: String) {
         record.withLock { record in
             record.calls[step, default: 0] += 1
             guard live != shadow else { return }
             record.disagreements[step, default: 0] += 1
-            record.samples.append([
-                "step": .string(step), "event_id": event.id.map { .string($0.description) } ?? .string(event.ephemeralID),
-                "event_type": .string(event.type.rawValue), "user_id": .string(event.userID), "room_id": event.roomID.map { .string($0) } ?? .null,
-                "live": .string(live), "shadow": .string(shadow), "at": .double(Timestamp.now().seconds),
-            ])
+            var sample = subject()
+            sample["step"] = .string(step)
+            sample["live"] = .string(live)
+            sample["shadow"] = .string(shadow)
+            sample["at"] = .double(Timestamp.now().seconds)
+            record.samples.append(.object(sample))
             if record.samples.count > Self.samplesKept { record.samples.removeFirst(record.samples.count - Self.samplesKept) }
         }
     }
@@ -67,7 +82,8 @@ extension Plugin.Outcome {
             case .bool(false):
                 guard let reason = results.string(at: 1) else { return "dropped" }
                 return "rejected (\(results.string(at: 2) ?? "rejected")): \(reason)"
-            case .value(.object(let fields)): return "changed: data = \(JSONWriter.string(fields["data"] ?? .null))"
+            case .value(.object(let fields)) where fields["data"] != nil: return "changed: data = \(JSONWriter.string(fields["data"] ?? .null))"
+            case .value(let value): return "answered \(JSONWriter.string(value))"
             default: return "bad return"
             }
         }
