@@ -12,10 +12,10 @@ public struct PluginLibrary: Sendable, Equatable {
     /// The folder of shared modules in a plugins directory.
     public static let folder = "lib"
 
-    /// Whether `name` may name a module: a lowercase letter, then lowercase letters, digits and `_`.
+    /// Whether `name` may name a module: a plugin's name (a lowercase letter, then lowercase letters,
+    /// digits and `_`), without `-`.
     public static func isValidName(_ name: String) -> Bool {
-        guard let first = name.utf8.first, (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(first), name.utf8.count <= 64 else { return false }
-        return name.utf8.allSatisfy { (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || $0 == UInt8(ascii: "_") }
+        PluginLoader.isValidName(name) && !name.contains("-")
     }
 
     /// The modules of `directory/lib/`, by name; files that cannot be read, or whose names `require`

@@ -30,10 +30,9 @@ public struct PluginSource: Sendable, Equatable {
 
     /// Reads one plugin from a file or a folder, with the modules of `lib/` beside it.
     public static func read(path: String) throws -> PluginSource {
-        var source = try readAlone(path: path)
+        let alone = try readAlone(path: path)
         let directory = ((path as NSString).standardizingPath as NSString).deletingLastPathComponent
-        source = PluginSource(fileName: source.fileName, path: source.path, text: source.text, libraries: PluginLibrary.scan(directory: directory).libraries)
-        return source
+        return PluginSource(fileName: alone.fileName, path: alone.path, text: alone.text, libraries: PluginLibrary.scan(directory: directory).libraries)
     }
 
     /// Reads one plugin from a file or a folder, without modules.

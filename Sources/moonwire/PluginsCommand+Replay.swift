@@ -48,22 +48,19 @@ extension PluginsCommand {
 
         func run() async throws {
             let candidateSource: PluginSource
-            let runningSource: PluginSource
             do {
                 candidateSource = try PluginSource.read(path: candidate)
             } catch {
                 fail("cannot read \(candidate): \(error.localizedDescription)")
             }
             let name = candidateSource.fileName
-            guard let running = PluginSource.scan(directory: plugins).sources.first(where: { $0.fileName == name }) else {
+            guard let runningSource = PluginSource.scan(directory: plugins).sources.first(where: { $0.fileName == name }) else {
                 fail("\(plugins)/ has no plugin named '\(name)' to compare with (the candidate's file name names the plugin)")
             }
-            runningSource = running
-            var configuration = ServerConfiguration()
+            var settings: JSONObject = [:]
             if let config {
-                guard let data = FileManager.default.contents(atPath: config) else { fail("cannot read \(config)") }
                 do {
-                    try ConfigurationLoader.apply(fileText: String(decoding: data, as: UTF8.self), fileName: config, to: &configuration)
+                    settings = try ConfigurationLoader.pluginSettings(fromFile: config)[name] ?? [:]
                 } catch {
                     fail("invalid configuration: \(error)")
                 }
@@ -72,7 +69,7 @@ extension PluginsCommand {
             let recipientRoles = roles.isEmpty ? [[]] : roles.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
             let replay = PluginReplay(
                 pluginName: name, running: runningSource, candidate: candidateSource,
-                settings: configuration.pluginSettings[name] ?? [:], recipientRoles: recipientRoles)
+                settings: settings, recipientRoles: recipientRoles)
             let outcome: PluginReplay.Outcome
             do {
                 outcome = try await replay.run(events)

@@ -11,7 +11,6 @@ struct DeliveryBacklog {
         self.limit = limit
     }
 
-    var isEmpty: Bool { head == events.count }
     var count: Int { events.count - head }
 
     /// Adds an event; false when the backlog is full (nothing is added).

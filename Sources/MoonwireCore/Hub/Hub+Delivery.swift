@@ -101,12 +101,13 @@ extension Hub {
         var waiting = waiting
         while true {
             let current = event
+            let encoded = EncodedEvent(current)
             await withTaskGroup(of: DeliveryTally.self) { group in
                 for (connection, decision) in waiting {
                     group.addTask {
                         var tally = DeliveryTally()
-                        guard let roomID = current.roomID, let seen = self.visible(current, after: await decision()) else { return tally }
-                        tally.add(connection.deliver(EncodedEvent(seen), room: roomID))
+                        guard let seen = self.visible(current, after: await decision()) else { return tally }
+                        tally.add(connection.deliver(seen == current ? encoded : EncodedEvent(seen), room: room.id))
                         return tally
                     }
                 }

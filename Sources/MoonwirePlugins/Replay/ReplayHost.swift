@@ -1,5 +1,4 @@
 import Foundation
-import Logging
 import MoonwireCore
 
 /// One version of a plugin alone in a hub of its own, for `PluginReplay`: asked what it would do with
@@ -12,7 +11,7 @@ final class ReplayHost: Sendable {
         var passed: Event?
     }
 
-    let clock = ManualClock()
+    let clock: ManualClock
     let host: PluginHost
     let hub: Hub
     private let directory: String
@@ -28,19 +27,14 @@ final class ReplayHost: Sendable {
         } catch {
             throw .load(name, "cannot prepare the replay: \(error.localizedDescription)")
         }
-        var options = PluginOptions(directory: directory, watch: false, settings: [name: settings])
-        options.onlyPlugins = [name]
-        options.statesPerPlugin = 1
-        var logger = Logger(label: "moonwire.replay")
-        logger.logLevel = .error
-        host = PluginHost(options: options, store: PluginStore(clock: clock), logger: logger, clock: clock)
-        hub = Hub(configuration: HubConfiguration(), broker: MemoryBroker(historySize: 100), hooks: host, logger: logger, clock: clock)
-        host.attach(hub)
-        let report = host.reload(trigger: "replay")
-        if let failure = report.failed.first {
-            stop()
-            throw .load(name, "\(source.path): \(failure.message)")
+        let local: LocalPluginHub
+        do throws(LocalPluginHub.LoadFailure) {
+            local = try LocalPluginHub(directory: directory, plugins: [name], settings: [name: settings], states: 1, logLevel: .error, trigger: "replay")
+        } catch {
+            try? FileManager.default.removeItem(atPath: directory)
+            throw .load(name, "\(source.path): \(error.message)")
         }
+        (clock, host, hub) = (local.clock, local.host, local.hub)
     }
 
     func stop() {
