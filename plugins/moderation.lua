@@ -20,18 +20,23 @@ local function text_of(event)
   return nil
 end
 
+-- The first banned word in `text`. Words are compared in their normalized form (hub.text: NFKC, case
+-- folded, accents and zero-width characters removed), so "ＳＰＡＭ", "Spåm" and "sp<zero-width space>am" all
+-- read as "spam"; the squeezed form also catches letters written apart ("s p a m", "s.p.a.m").
 local function contains_banned(text, words)
-  local lower = string.lower(text)
-  for word in string.gmatch(lower, "[%w']+") do
-    if words[word] then return word end
+  for _, form in ipairs({ text, hub.text.squeeze(text) }) do
+    for _, word in ipairs(hub.text.words(form)) do
+      if words[word] then return word end
+    end
   end
   return nil
 end
 
+-- Replaces each run of non-space characters that holds a banned word.
 local function mask(text, words, replacement)
-  return (string.gsub(text, "[%w']+", function(word)
-    if words[string.lower(word)] then return replacement end
-    return word
+  return (string.gsub(text, "%S+", function(chunk)
+    if contains_banned(chunk, words) then return replacement end
+    return chunk
   end))
 end
 
@@ -44,7 +49,7 @@ return {
   description = "Banned words, maximum length, per-user rate limit, mute and ban.",
 
   config = {
-    banned_words = { type = "array", default = {}, description = "words refused in messages (case-insensitive)" },
+    banned_words = { type = "array", default = {}, description = "words refused in messages (matched on normalized text: case, width, accents, zero-width characters and spacing do not matter)" },
     mask_with = { type = "string", description = "mask banned words with this instead of refusing the message" },
     max_length = { type = "integer", default = 4000, min = 1, description = "most characters in a message" },
     rate_limit = { type = "integer", default = 20, min = 0, description = "messages per user per window (0: no limit)" },
@@ -55,7 +60,9 @@ return {
 
   on_load = function(config)
     banned_lookup = {}
-    for _, word in ipairs(config.banned_words) do banned_lookup[string.lower(word)] = true end
+    for _, word in ipairs(config.banned_words) do
+      for _, part in ipairs(hub.text.words(word)) do banned_lookup[part] = true end
+    end
   end,
 
   on_join = function(ctx, room)
@@ -96,7 +103,10 @@ return {
       if config.mask_with == nil then
         return false, "message contains a banned word"
       end
-      event.data[field] = mask(text, banned_lookup, config.mask_with)
+      local masked = mask(text, banned_lookup, config.mask_with)
+      -- A word spread over several chunks ("s p a m") cannot be masked in place: refuse it.
+      if contains_banned(masked, banned_lookup) then return false, "message contains a banned word" end
+      event.data[field] = masked
       return event
     end
     return nil

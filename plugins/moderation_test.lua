@@ -23,11 +23,30 @@ describe("moderation", function()
     expect(bob:received("message")).to.have_length(0)
   end)
 
+  it("sees through disguised spellings: spaced, dotted, fullwidth, accented, zero-width, mixed case", function()
+    local open = test.hub { settings = { moderation = { banned_words = { "spam" }, rate_limit = 0 } } }
+    local carol, dave = open:connect("carol"), open:connect("dave")
+    for _, text in ipairs({ "s p a m", "buy s.p.a.m now", "s-p-a-m", "ｓｐａｍ", "sp\u{200B}am", "Spåm", "SpAm!", "S\u{00AD}PAM" }) do
+      local event, code = carol:say(text)
+      expect(event).to.be_nil()
+      expect(code).to.equal("rejected")
+    end
+    expect(dave:received("message")).to.have_length(0)
+    -- Ordinary words that merely contain the letters still pass, and spaced-out words that are not banned.
+    expect(carol:say("spammer? no: a spa, a m-a-p")).to.be_truthy()
+  end)
+
   it("masks banned words instead when mask_with is set", function()
     local masked = test.hub { settings = { moderation = { banned_words = { "spam" }, mask_with = "***" } } }
     local carol, dave = masked:connect("carol"), masked:connect("dave")
     carol:say("no spam here")
     expect(dave:received("message")[1].data.message).to.equal("no *** here")
+    carol:say("no ｓｐａｍ here either")
+    expect(dave:received("message")[1].data.message).to.equal("no *** here either")
+    -- Spread over several words it cannot be masked in place: refused instead.
+    local event, code = carol:say("s p a m")
+    expect(event).to.be_nil()
+    expect(code).to.equal("rejected")
   end)
 
   it("limits each user to rate_limit messages per window, and lets them go on after it", function()

@@ -1,4 +1,4 @@
--- Spec of the reactions plugin: a custom event type, validated, with a running count.
+-- Spec of the reactions plugin: a custom event type, validated, with per-user counts that toggle.
 describe("reactions", function()
   local hub, alice, bob
   before_each(function()
@@ -15,6 +15,18 @@ describe("reactions", function()
     local got = bob:received("reaction")
     expect(got).to.have_length(2)
     expect(got[2].data).to.equal({ target = target, emoji = "🎉", count = 1 })
+  end)
+
+  it("takes a user's reaction back when they react the same way again", function()
+    local target = alice:say("lunch?").event_id
+    expect(bob:send("reaction", { target = target, emoji = "👍" }).data.count).to.equal(1)
+    expect(alice:send("reaction", { target = target, emoji = "👍" }).data.count).to.equal(2)
+    local back = bob:send("reaction", { target = target, emoji = "👍" })
+    expect(back.data.count).to.equal(1)
+    expect(back.data.removed).to.equal(true)
+    -- And again: on once more.
+    expect(bob:send("reaction", { target = target, emoji = "👍" }).data.count).to.equal(2)
+    expect(alice:received("reaction")).to.have_length(3)
   end)
 
   it("refuses reactions that do not point at a message or whose emoji is too long", function()

@@ -14,6 +14,7 @@ enum HubModule {
         functions += timers(context)
         functions += http(context)
         functions += data()
+        functions += text()
         functions.append(("array", LuaState.markArray))
         state.installModule("hub", functions: functions, values: [("null", .null)])
     }
@@ -48,6 +49,20 @@ enum HubModule {
                 let encoded = EncodedEvent(event)
                 var sent = 0
                 for connection in hub.connections(ofUser: user) where connection.transport != .longPoll {
+                    if context.version.isShadow || connection.enqueue(.event(encoded)) { sent += 1 }
+                }
+                return [.int(Int64(sent))]
+            }),
+            ("broadcast", { call throws(LuaCallError) in
+                let type = try call.string(1)
+                let data = call.isNil(2) ? JSONValue.object([:]) : try call.json(2)
+                guard EventType.isValidName(type), !EventType.hubOnly.contains(EventType(type)) else {
+                    throw LuaCallError("hub.broadcast: invalid event type '\(type)'")
+                }
+                guard let hub = context.host.hub else { return [.int(0)] }
+                let encoded = EncodedEvent(Event(type: EventType(type), userID: Event.systemUser, roomID: nil, data: data))
+                var sent = 0
+                for connection in hub.connections where connection.transport != .longPoll {
                     if context.version.isShadow || connection.enqueue(.event(encoded)) { sent += 1 }
                 }
                 return [.int(Int64(sent))]
@@ -112,6 +127,15 @@ enum HubModule {
                     "messages_sent": .int(Int64(snapshot.messagesSent)),
                     "poll_requests": .int(Int64(snapshot.pollRequests)),
                     "errors_sent": .int(Int64(snapshot.errorsSent)),
+                    "memory": ["rss_bytes": ProcessMemory.residentBytes().map { .int(Int64($0)) } ?? .null],
+                    "latency": .object(hub.statistics.publishLatency.summaryNow().jsonObject),
+                    "top_rooms": .array(hub.busiestRooms(10).map { ["room_id": .string($0.id), "users": .int(Int64($0.userCount))] }),
+                    "recent": .array(hub.statistics.recentEvents.entries().map { entry in
+                        [
+                            "seq": .int(Int64(entry.sequence)), "event_type": .string(entry.type), "room_id": .string(entry.roomID),
+                            "user_id": .string(entry.userID), "at": .double(entry.timestamp),
+                        ]
+                    }),
                 ])]
             }),
             ("now", { _ throws(LuaCallError) in [.double(Timestamp.now().seconds)] }),

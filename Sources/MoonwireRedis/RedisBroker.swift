@@ -244,6 +244,8 @@ public final class RedisBroker: Broker {
             return ["latest", .string(String(max(0, count))), "", .string(age)]
         case .after(let after, let limit):
             return ["after", .string(String(max(0, limit))), .string(after?.description ?? ""), .string(age)]
+        case .before(let before, let limit):
+            return ["before", .string(String(max(0, limit))), .string(before.description), .string(age)]
         }
     }
 
@@ -276,6 +278,12 @@ public final class RedisBroker: Broker {
             if hasMore { events.removeLast(events.count - max(0, limit)) }
             let gap = after.map { $0 != .zero && $0 < trimmed } ?? false
             return HistoryPage(events: events, head: head, gap: gap, oldestRetained: oldest, hasMore: hasMore)
+        case .before(_, let limit):
+            // Newest first from the script, one more than asked when older events remain.
+            let hasMore = events.count > limit
+            if hasMore { events.removeLast(events.count - max(0, limit)) }
+            events.reverse()
+            return HistoryPage(events: events, head: head, gap: false, oldestRetained: oldest, hasMore: hasMore)
         }
     }
 

@@ -71,6 +71,8 @@ enum RedisScripts {
             local entries = {}
             if ARGV[1] == 'latest' then
               if n > 0 then entries = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', n) end
+            elseif ARGV[1] == 'before' then
+              entries = redis.call('XREVRANGE', KEYS[1], '(' .. ARGV[3] .. '-0', '-', 'COUNT', n + 1)
             else
               local from = '-'
               if ARGV[3] ~= '' then from = '(' .. ARGV[3] .. '-0' end

@@ -18,6 +18,9 @@ import Testing
             #expect(event["data"] == ["message": "from the api"])
             let received = try await alice.next(type: "message")
             #expect(received == event)
+            #expect(reply.body?["recipients"] == 1, "alice's connection was there to receive it")
+            let nobody = try await live.http.request("POST", "/api/publish", json: ["room": "user-nosuchuser", "data": ["message": "later"]])
+            #expect(nobody.body?["recipients"] == 0)
 
             // Without a user the hub publishes as `system`; `room_id` names the room as well as `room`.
             let system = try await live.http.request("POST", "/api/publish", json: ["room_id": "general", "data": ["message": "x"]])

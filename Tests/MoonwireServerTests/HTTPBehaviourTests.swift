@@ -80,4 +80,21 @@ import Testing
             #expect(reply.text == source, "run scripts/embed-client.sh after editing clients/js/moonwire.js")
         }
     }
+
+    @Test func theLandingPageIsHTMLForBrowsersAndTextForEveryoneElse() async throws {
+        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("clients/landing/index.html")
+        let page = try String(contentsOf: file, encoding: .utf8)
+        try await withLiveHub { live in
+            let browser = try await live.http.request(
+                "GET", "/", headers: [("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")])
+            #expect(browser.status == 200)
+            #expect(browser.header("Content-Type") == "text/html; charset=utf-8")
+            #expect(browser.text == page, "run scripts/embed-client.sh after editing clients/landing/index.html")
+            let curl = try await live.http.request("GET", "/", headers: [("Accept", "*/*")])
+            #expect(curl.header("Content-Type") == "text/plain; charset=utf-8")
+            #expect(curl.text.hasPrefix("Moonwire real-time hub"))
+            #expect(curl.text.contains("GET /history?room=..."))
+        }
+    }
 }

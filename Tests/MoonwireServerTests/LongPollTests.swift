@@ -326,3 +326,52 @@ private func contents(_ body: JSONValue) -> [String] {
         }
     }
 }
+
+@Suite(.timeLimit(.minutes(1))) struct LongPollSessionEndTests {
+    @Test func deletePollEndsTheCallersSessionAtOnce() async throws {
+        try await withLiveHub(clock: ManualClock()) { live in
+            let watcher = try await live.connect("watcher")
+            _ = try await pollBody(live, "client_id=tab1&user_id=carol&timeout=0")
+            _ = try await watcher.next(type: "user_joined") { $0["user_id"]?.stringValue == "carol" }
+
+            // Another user cannot end carol's session with her client id.
+            let stranger = try await live.http.request("DELETE", "/poll?client_id=tab1&user_id=mallory")
+            #expect(stranger.status == 200)
+            #expect(stranger.body?["ended"] == false)
+            #expect(live.hub.isPresent("carol", in: "general"))
+
+            let ended = try await live.http.request("DELETE", "/poll?client_id=tab1&user_id=carol")
+            #expect(ended.status == 200)
+            #expect(ended.body?["ended"] == true)
+            // No clock moved, no sweep ran: she left because she said so.
+            let left = try await watcher.next(type: "user_left") { $0["user_id"]?.stringValue == "carol" }
+            #expect(left["room_id"]?.stringValue == "general")
+            #expect(!live.hub.isPresent("carol", in: "general"))
+
+            let again = try await live.http.request("DELETE", "/poll?client_id=tab1&user_id=carol")
+            #expect(again.body?["ended"] == false)
+            let missing = try await live.http.request("DELETE", "/poll?user_id=carol")
+            #expect(missing.status == 400)
+            #expect(missing.body?["error"]?["code"]?.stringValue == "missing_field")
+            await watcher.close()
+        }
+    }
+
+    @Test func aClientGoneMidPollIsGoneOneSessionTimeoutAfterThatPollBegan() async throws {
+        let clock = ManualClock()
+        try await withLiveHub({ $0.hub.pollSessionTimeout = .seconds(10) }, clock: clock) { live in
+            // The last poll: it waits 2 s, and nobody polls again.
+            async let last = answered("the 2 s poll") { try await pollBody(live, "client_id=tab1&user_id=dave&timeout=2") }
+            try await live.eventually("the poll to wait") { live.hub.statistics.snapshot().pollWaiting == 1 }
+            clock.advance(by: .seconds(2))
+            _ = try await last
+            clock.advance(by: .seconds(7))
+            await live.hub.sweep()
+            #expect(live.hub.isPresent("dave", in: "general"), "9 s after the poll began")
+            // 11 s after the poll began: past the 10 s timeout, though only 9 s after its answer.
+            clock.advance(by: .seconds(2))
+            await live.hub.sweep()
+            #expect(!live.hub.isPresent("dave", in: "general"))
+        }
+    }
+}

@@ -97,6 +97,8 @@ public enum HistoryRequest: Sendable, Equatable {
     case latest(Int)
     /// Events after `id` (all retained ones when `nil`), oldest first, at most `limit`.
     case after(EventID?, limit: Int)
+    /// The newest `limit` events older than `id`, oldest first (`hasMore`: older ones are retained too).
+    case before(EventID, limit: Int)
 }
 
 /// A slice of a room's history.

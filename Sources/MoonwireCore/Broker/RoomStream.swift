@@ -100,11 +100,16 @@ package struct RoomStream {
 
     /// Logical index of the first event with an id greater than `id`.
     private func firstIndex(after id: EventID) -> Int {
+        firstIndex { $0 > id }
+    }
+
+    /// Logical index of the first event whose id passes `isPast` (ids are sorted, so the test flips once).
+    private func firstIndex(where isPast: (EventID) -> Bool) -> Int {
         var low = 0
         var high = count
         while low < high {
             let mid = (low + high) / 2
-            if event(at: mid).id! <= id { low = mid + 1 } else { high = mid }
+            if !isPast(event(at: mid).id!) { low = mid + 1 } else { high = mid }
         }
         return low
     }
@@ -126,6 +131,11 @@ package struct RoomStream {
             let slice = Array(events[(start + from)..<(start + to)])
             let gap = after.map { $0 != .zero && $0 < retainedAfter } ?? false
             return HistoryPage(events: slice, head: head, gap: gap, oldestRetained: oldest, hasMore: to < total)
+        case .before(let before, let limit):
+            let to = firstIndex { $0 >= before }
+            let from = max(0, to - max(0, limit))
+            let slice = Array(events[(start + from)..<(start + to)])
+            return HistoryPage(events: slice, head: head, gap: false, oldestRetained: oldest, hasMore: from > 0)
         }
     }
 }

@@ -73,6 +73,16 @@ public final class Connection: Sendable {
         lastSeen.store(clock.now(), ordering: .relaxed)
     }
 
+    /// Moves the last sign of life forward to `floor` unless it is later already.
+    func markSeen(atLeast floor: UInt64) {
+        var seen = lastSeen.load(ordering: .relaxed)
+        while seen < floor {
+            let (exchanged, original) = lastSeen.compareExchange(expected: seen, desired: floor, ordering: .relaxed)
+            if exchanged { return }
+            seen = original
+        }
+    }
+
     /// Nanoseconds since the client last sent something.
     public func silence(now: UInt64) -> UInt64 {
         let seen = lastSeen.load(ordering: .relaxed)

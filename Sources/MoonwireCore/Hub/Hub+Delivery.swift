@@ -58,12 +58,23 @@ extension Hub {
             return nil
         }
         if backlogFull { shedBacklog(of: room) }
-        guard let subscribers, !subscribers.isEmpty else { return }
+        guard let subscribers, !subscribers.isEmpty else {
+            recordLatency(of: event)
+            return
+        }
         let waiting = deliverNow(event, to: subscribers, room: roomID)
+        recordLatency(of: event)
         guard !waiting.isEmpty else { return }
         let limit = configuration.deliveryBacklogLimit
         room.state.withLock { $0.deliveryBacklog = DeliveryBacklog(limit: limit) }
         Task { await self.finishDelivering(event, waiting: waiting, in: room) }
+    }
+
+    /// Records how long `event` took from its timestamp to here (its fan-out queued).
+    private func recordLatency(of event: Event) {
+        let now = Timestamp.now().seconds
+        let nanoseconds = Int64(max(0, now - event.timestamp.seconds) * 1e9)
+        statistics.publishLatency.record(nanoseconds: nanoseconds, at: Int64(now))
     }
 
     /// A recipient whose delivery filter waits, and how to wait for its decision.

@@ -59,6 +59,18 @@ extension Hub {
         return winner
     }
 
+    /// How long a session stays after a poll that outlasted the session timeout was answered.
+    static let pollAnswerGrace: Duration = .seconds(5)
+
+    /// Ends the long-poll session of `clientID` and `userID` at once (the client signed out or its page
+    /// went away): it leaves its rooms as on any disconnect. Returns false when there was none.
+    public func endPollSession(clientID: String, userID: String) async -> Bool {
+        let key = clientID + "\u{1}" + userID
+        guard let session = registry.withLock({ $0.pollSessions[key] }) else { return false }
+        await disconnect(session, reason: .clientClosed)
+        return true
+    }
+
     /// Answers a long-poll: stored events after the cursor in any of the rooms, at once if there are some,
     /// else after waiting for one or for the timeout.
     ///
@@ -71,9 +83,13 @@ extension Hub {
         connection.activePolls.add(1, ordering: .relaxed)
         connection.markPolled(request.rooms, delta: 1)
         defer {
-            // Seen before the poll stops counting as active: the sweep must not find the session idle
-            // with the silence of the whole poll behind it.
-            connection.markSeen()
+            // The session timeout runs from when the last poll arrived, so a client that went away mid-poll
+            // is gone `pollSessionTimeout` after that poll began. A poll that outlasted the timeout leaves
+            // the client a short grace after its answer to poll again (set before the poll stops counting
+            // as active, so the sweep never finds the session idle with the whole poll behind it).
+            let timeout = configuration.pollSessionTimeout.nanoseconds
+            let grace = min(Hub.pollAnswerGrace.nanoseconds, timeout)
+            connection.markSeen(atLeast: clock.now() &- (timeout - grace))
             connection.markPolled(request.rooms, delta: -1)
             connection.activePolls.subtract(1, ordering: .relaxed)
         }

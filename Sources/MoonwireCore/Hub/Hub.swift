@@ -90,6 +90,13 @@ public final class Hub: Sendable {
         registry.withLock { Array($0.rooms.values) }.sorted { $0.id < $1.id }
     }
 
+    /// The `limit` rooms with the most users present, busiest first (ties by id).
+    public func busiestRooms(_ limit: Int) -> [Room] {
+        let all = registry.withLock { Array($0.rooms.values) }
+        let counted = all.map { (room: $0, users: $0.userCount) }
+        return counted.sorted { $0.users != $1.users ? $0.users > $1.users : $0.room.id < $1.room.id }.prefix(max(0, limit)).map(\.room)
+    }
+
     /// A connection by id.
     public func connection(_ id: String) -> Connection? {
         registry.withLock { $0.connections[id] }

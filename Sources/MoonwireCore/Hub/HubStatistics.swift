@@ -19,6 +19,10 @@ public final class HubStatistics: Sendable {
     let pollRequests = Atomic<Int>(0)
     let pollWaiting = Atomic<Int>(0)
     let errorsSent = Atomic<Int>(0)
+    /// How long published events took from their timestamp to their fan-out, over the last ten seconds.
+    public let publishLatency = LatencyWindow(seconds: 10)
+    /// The last 50 events published on this node, for live event logs.
+    public let recentEvents = RecentEvents(capacity: 50)
 
     private let eventsInCounter: Counter
     private let eventsOutCounter: Counter
@@ -77,6 +81,7 @@ public final class HubStatistics: Sendable {
         eventsPublished.add(1, ordering: .relaxed)
         eventsInCounter.increment()
         if event.type == .message { messagesSent.add(1, ordering: .relaxed) }
+        recentEvents.record(event)
     }
 
     func delivered(_ count: Int) {

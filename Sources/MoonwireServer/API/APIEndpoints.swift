@@ -77,7 +77,11 @@ struct APIEndpoints: Sendable {
         let published = try await hub.publish(
             event, from: PublisherInfo(connection: nil, transport: .http, userID: event.userID, trusted: apiKey.isTrusted(request)),
             requireKnownType: false)
-        return HTTPResponses.json(["event": .object(published.wireObject)])
+        // Who was there to receive it live: the connections in the room, on every node (before the plugins'
+        // delivery filters). Zero tells a backend that the user it wrote to will only find it in history.
+        let present = (try? await hub.clusterPresence(of: room)) ?? []
+        let recipients = present.reduce(0) { $0 + $1.connections }
+        return HTTPResponses.json(["event": .object(published.wireObject), "recipients": .int(Int64(recipients))])
     }
 
     /// `{rooms: [...], event_type, data, user_id}` → one result per room.
@@ -110,7 +114,7 @@ struct APIEndpoints: Sendable {
         return Event(type: EventType(type), userID: user, roomID: room, data: body["data"] ?? .object([:]))
     }
 
-    /// `?since=ID&limit=N`: events after `since` (oldest first), or the newest `limit`.
+    /// `?since=ID&limit=N`: events after `since` (oldest first), `?before=ID`: the newest `limit` older than it, or the newest `limit`.
     private func history(_ request: Request, context: MoonwireRequestContext) async throws(HubError) -> Response {
         try apiKey.verify(request)
         let roomID = context.pathParameter("room")
@@ -127,6 +131,11 @@ struct APIEndpoints: Sendable {
             guard let id = EventID(text) else { throw HubError(.invalidField, "'since' must be an event id") }
             since = id
             historyRequest = .after(id, limit: limit)
+        }
+        if let text = request.query("before"), !text.isEmpty {
+            guard since == nil else { throw HubError(.invalidField, "give 'since' or 'before', not both") }
+            guard let id = EventID(text) else { throw HubError(.invalidField, "'before' must be an event id") }
+            historyRequest = .before(id, limit: limit)
         }
         let page: HistoryPage
         do {

@@ -2,7 +2,7 @@ import Hummingbird
 import MoonwireCore
 
 /// Endpoints for clients that are not on a WebSocket (SSE and long-poll clients): `POST /publish` sends an
-/// event, `GET /presence?room=R` lists who is in a room, `GET /whoami` tells who the hub takes the client for. Clients authenticate as on a connection (token or
+/// event, `GET /presence?room=R` lists who is in a room, `GET /history?room=R&before=ID` pages back through its history, `GET /whoami` tells who the hub takes the client for. Clients authenticate as on a connection (token or
 /// claimed user id, through the auth hooks) and must be present in the room (a stream or poll session of
 /// theirs follows it). Not gated by the API key: the hooks decide.
 struct ClientEndpoints: Sendable {
@@ -20,6 +20,30 @@ struct ClientEndpoints: Sendable {
                     "user_id": .string(identity.userID),
                     "roles": .array(identity.roles.map { .string($0) }),
                     "metadata": .object(identity.metadata),
+                ])
+            }
+        }
+        router.get("/history") { request, context in
+            await respond { () throws(HubError) in
+                let identity = try await authenticate(request, claimed: request.query("user_id"), context: context)
+                guard let room = request.query("room") ?? request.query("room_id") else {
+                    throw HubError(.missingField, "missing query parameter 'room'")
+                }
+                var before: EventID?
+                if let text = request.query("before"), !text.isEmpty {
+                    guard let id = EventID(text) else { throw HubError(.invalidField, "'before' must be an event id") }
+                    before = id
+                }
+                var limit = 50
+                if let text = request.query("limit") {
+                    guard let value = Int(text), value >= 0 else { throw HubError(.invalidField, "'limit' must be a non-negative integer") }
+                    limit = value
+                }
+                let page = try await hub.history(for: identity, room: room, before: before, limit: limit, remoteAddress: context.remoteAddress)
+                return HTTPResponses.json([
+                    "room_id": .string(room),
+                    "events": .array(page.events.map { .object($0.wireObject) }),
+                    "has_more": .bool(page.hasMore),
                 ])
             }
         }

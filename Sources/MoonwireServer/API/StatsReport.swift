@@ -54,6 +54,8 @@ struct StatsReport: Sendable {
             // Moonwire
             "connections": .object(connections),
             "errors_sent": .int(Int64(snapshot.errorsSent)),
+            "publish_latency": .object(hub.statistics.publishLatency.summaryNow().jsonObject),
+            "process": ["rss_bytes": ProcessMemory.residentBytes().map { .int(Int64($0)) } ?? .null],
             "drops": counts(snapshot.drops),
             "disconnects": counts(snapshot.disconnects),
             "broker": .object(brokerObject(broker)),

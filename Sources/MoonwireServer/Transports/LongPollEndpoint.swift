@@ -10,6 +10,30 @@ struct LongPollEndpoint: Sendable {
         router.get("/poll") { request, context in
             await respond { () throws(HubError) in try await poll(request, context: context) }
         }
+        router.delete("/poll") { request, context in
+            await respond { () throws(HubError) in try await endSession(request, context: context) }
+        }
+    }
+
+    /// `DELETE /poll?client_id=ID`: the client signs out; its session ends at once (authenticated as a poll).
+    private func endSession(_ request: Request, context: MoonwireRequestContext) async throws(HubError) -> Response {
+        let query = RequestQuery(request)
+        guard let clientID = query["client_id"], !clientID.isEmpty else {
+            throw HubError(.missingField, "missing query parameter 'client_id'")
+        }
+        let identity = try await authenticate(request, query: query, claimed: query["user_id"] ?? clientID, context: context)
+        let ended = await hub.endPollSession(clientID: clientID, userID: identity.userID)
+        return HTTPResponses.json(["ended": .bool(ended)])
+    }
+
+    private func authenticate(
+        _ request: Request, query: RequestQuery, claimed: String, context: MoonwireRequestContext
+    ) async throws(HubError) -> Identity {
+        try await hub.authenticate(
+            ConnectRequest(
+                transport: .longPoll, remoteAddress: context.remoteAddress, headers: request.headerDictionary,
+                query: query.values, claimedUserID: claimed, token: query.bearerToken(request))
+        ).get()
     }
 
     private func poll(_ request: Request, context: MoonwireRequestContext) async throws(HubError) -> Response {
@@ -28,11 +52,7 @@ struct LongPollEndpoint: Sendable {
 
         let clientID = query["client_id"]
         let claimed = query["user_id"] ?? clientID ?? "anonymous"
-        let identity = try await hub.authenticate(
-            ConnectRequest(
-                transport: .longPoll, remoteAddress: context.remoteAddress, headers: request.headerDictionary,
-                query: query.values, claimedUserID: claimed, token: query.bearerToken(request))
-        ).get()
+        let identity = try await authenticate(request, query: query, claimed: claimed, context: context)
         let session = try hub.pollSession(clientID: clientID, identity: identity, remoteAddress: context.remoteAddress)
         let pollRequest = PollRequest(connection: session, rooms: rooms, cursor: cursor, timeout: timeout, unknownCursor: unknown)
         // Not wrapped in consumeWithCancellationOnInboundClose: that closes the connection after the answer,

@@ -8,11 +8,9 @@ import ServiceLifecycle
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent()
 
-/// Runs `body` against a hub started with an example's own configuration (examples/NAME/moonwire.toml),
-/// on a free port, serving the repository's examples and plugins.
-func withExampleHub(_ name: String, _ adjust: (inout ServerConfiguration) -> Void = { _ in }, _ body: (LiveHub) async throws -> Void)
-    async throws
-{
+/// An example's own configuration (examples/NAME/moonwire.toml) for a test hub: a free port, the
+/// repository's examples and plugins, and a history file of its own when the example keeps one.
+func exampleConfiguration(_ name: String) throws -> ServerConfiguration {
     let file = repositoryRoot.appendingPathComponent("examples/\(name)/moonwire.toml")
     var configuration = try ConfigurationLoader.load(fileText: try String(contentsOf: file, encoding: .utf8), fileName: file.path, environment: [:])
     configuration.port = 0
@@ -23,6 +21,18 @@ func withExampleHub(_ name: String, _ adjust: (inout ServerConfiguration) -> Voi
         configuration.pluginsDirectory = repositoryRoot.appendingPathComponent(configuration.pluginsDirectory).path
     }
     configuration.pluginWatch = false
+    if configuration.brokerURL.hasPrefix("sqlite:") {
+        // The example's history file is the user's: each test hub gets a file of its own.
+        configuration.brokerURL = "sqlite:" + NSTemporaryDirectory() + "moonwire-example-\(UUID().uuidString).sqlite"
+    }
+    return configuration
+}
+
+/// Runs `body` against a hub started with an example's own configuration (`exampleConfiguration`).
+func withExampleHub(_ name: String, _ adjust: (inout ServerConfiguration) -> Void = { _ in }, _ body: (LiveHub) async throws -> Void)
+    async throws
+{
+    var configuration = try exampleConfiguration(name)
     adjust(&configuration)
     var logger = Logger(label: "moonwire.example")
     logger.logLevel = .error

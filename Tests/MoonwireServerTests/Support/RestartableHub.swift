@@ -28,6 +28,11 @@ final class RestartableHub: Sendable {
         self.configuration = configuration
     }
 
+    /// A hub with this whole configuration (its plugins are loaded at every start).
+    init(configuration: ServerConfiguration) {
+        self.configuration = configuration
+    }
+
     /// The running instance; fails the test when the hub is stopped.
     var live: LiveHub {
         get throws {
@@ -48,6 +53,9 @@ final class RestartableHub: Sendable {
         var logger = Logger(label: "moonwire.test")
         logger.logLevel = configuration.logLevel
         let app = MoonwireApplication(configuration: configuration, logger: logger)
+        if let report = app.loadPlugins(), !report.succeeded {
+            throw ProbeError.unexpected("plugins failed to load: \(report.failed)")
+        }
         try await beforeListening(app.hub)
         let (ports, portContinuation) = AsyncStream<Int>.makeStream()
         let group = ServiceGroup(
