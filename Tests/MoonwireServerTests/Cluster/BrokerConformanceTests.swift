@@ -28,6 +28,24 @@ import Testing
     }
 
     @Test(arguments: BrokerKind.allCases)
+    func historyPagesBackwardsBeforeAnId(_ kind: BrokerKind) async throws {
+        try await withBroker(kind) { broker, _, _ in
+            var ids: [EventID] = []
+            for i in 0..<5 { ids.append(try #require(try await broker.publish(message("m\(i)"), store: true).id)) }
+            let middle = try await broker.history(room: "general", .before(ids[3], limit: 2))
+            #expect(middle.events.compactMap(\.id) == [ids[1], ids[2]])
+            #expect(middle.hasMore)
+            let first = try await broker.history(room: "general", .before(ids[1], limit: 2))
+            #expect(first.events.compactMap(\.id) == [ids[0]])
+            #expect(!first.hasMore)
+            let newest = try await broker.history(room: "general", .before(EventID(Int64.max), limit: 3))
+            #expect(newest.events.compactMap(\.id) == Array(ids[2...]))
+            #expect(newest.hasMore)
+            #expect(try await broker.history(room: "nowhere", .before(ids[4], limit: 3)).events.isEmpty)
+        }
+    }
+
+    @Test(arguments: BrokerKind.allCases)
     func eventsKeepTheirFieldsThroughStorageAndDelivery(_ kind: BrokerKind) async throws {
         try await withBroker(kind) { broker, sink, _ in
             try await broker.subscribe(room: "r/ü")
