@@ -10,6 +10,7 @@ const TRANSPORT = TRANSPORTS.includes(params.get("transport")) ? params.get("tra
 const TOKEN_KEY = "moonwire-notifications:token";
 const KEY_KEY = "moonwire-notifications:api-key";
 const readKey = (user) => `moonwire-notifications:read:${user}`;
+const HISTORY_SIZE = 200; // rooms.history_size in this example's moonwire.toml: notifications kept per user
 
 const $ = (id) => document.getElementById(id);
 
@@ -40,6 +41,7 @@ const state = {
   loaded: false, // past the first answer: what arrives now is new
   fresh: new Set(), // ids that arrived while the page was open, highlighted once
   clock: null,
+  connection: { state: "idle", deadline: null, reason: "", everOpen: false, lastLive: null },
 };
 
 // MARK: signing in
@@ -97,6 +99,7 @@ function start(user, token) {
     state.read = new Set();
   }
 
+  state.connection = { state: "idle", deadline: null, reason: "", everOpen: false, lastLive: null };
   const hub = new Moonwire({ token, rooms: [`user-${user}`], transport: TRANSPORT });
   state.hub = hub;
   hub.on("notification", onNotification);
@@ -120,8 +123,10 @@ function start(user, token) {
 }
 
 function signOut() {
-  state.hub?.close();
-  state.hub = null;
+  const hub = state.hub;
+  state.hub = null; // first: the "closed" status that close() reports is ours
+  hub?.close();
+  renderOffline();
   clearInterval(state.clock);
   sessionStorage.removeItem(TOKEN_KEY);
   $("app").hidden = true;
@@ -138,6 +143,13 @@ function showSigninError(text) {
 }
 
 function onStatus(status) {
+  const before = isOffline();
+  if (state.connection.state === "open" && status.state !== "open") state.connection.lastLive = Date.now();
+  state.connection.state = status.state;
+  state.connection.reason = status.reason || (status.state === "reconnecting" ? state.connection.reason : "");
+  state.connection.deadline = status.state === "reconnecting" && Number.isFinite(status.delay) ? performance.now() + status.delay : null;
+  if (status.state === "open") state.connection.everOpen = true;
+
   const node = $("status");
   node.dataset.state = status.state;
   node.dataset.transport = status.transport || "";
@@ -149,10 +161,9 @@ function onStatus(status) {
       render();
     }
   } else if (status.state === "connecting") label.textContent = "Connecting…";
-  else if (status.state === "reconnecting") {
-    const seconds = status.delay ? Math.max(1, Math.round(status.delay / 1000)) : null;
-    label.textContent = seconds ? `Reconnecting in ${seconds} s…` : "Reconnecting…";
-  } else if (status.state === "closed") {
+  else if (status.state === "reconnecting") label.textContent = "Offline";
+  else if (status.state === "suspended") label.textContent = "Paused";
+  else if (status.state === "closed") {
     label.textContent = "Disconnected";
     // Refused (a revoked token, a private room that is not ours): back to the sign-in form with the reason.
     if (status.reason && status.reason !== "closed by the client") {
@@ -161,7 +172,72 @@ function onStatus(status) {
     }
   }
   node.title = status.reason || "";
+
+  const after = isOffline();
+  if (after !== before) {
+    $("announce").textContent = after
+      ? "Connection lost. New notifications will appear when the page reconnects; reconnecting automatically."
+      : "Back online.";
+  }
+  renderOffline();
 }
+
+// MARK: offline: a banner with the countdown, the list dimmed and marked with the time it was last live
+
+/** The client's reason, with the browser's word for "no answer" said plainly. */
+function friendly(reason) {
+  return reason.replace(/\.$/, "").replace(/Failed to fetch|NetworkError[^:]*|Load failed/i, "the hub could not be reached");
+}
+
+function isOffline() {
+  const { state: current, everOpen } = state.connection;
+  return Boolean(state.hub) && (current === "reconnecting" || (current === "connecting" && everOpen));
+}
+
+function renderOffline() {
+  const offline = isOffline();
+  const banner = $("offline");
+  const retry = $("retry");
+  banner.hidden = !offline;
+  banner.dataset.state = offline ? state.connection.state : "";
+  $("inbox").dataset.stale = String(offline);
+  const note = $("stale-note");
+  const since = state.connection.lastLive ? clockTime(state.connection.lastLive) : null;
+  note.hidden = !offline;
+  note.textContent = since ? `As of ${since}` : "";
+  if (!offline) {
+    banner.dataset.seconds = "";
+    retry.hidden = true;
+    return;
+  }
+  let seconds = "0";
+  let title = "Offline — reconnecting now…";
+  if (state.connection.deadline != null) {
+    const left = Math.max(0, Math.ceil((state.connection.deadline - performance.now()) / 1000));
+    seconds = String(left);
+    if (left > 0) title = `Offline — reconnecting in ${left} s`;
+  }
+  banner.dataset.seconds = seconds;
+  $("offline-title").textContent = title;
+  const parts = [];
+  if (navigator.onLine === false) parts.push("This browser is offline.");
+  else if (state.connection.reason) parts.push(`Last error: ${friendly(state.connection.reason)}.`);
+  parts.push(since
+    ? `This list is as of ${since}; notifications sent meanwhile appear when the page reconnects.`
+    : "Notifications sent meanwhile appear when the page reconnects.");
+  $("offline-detail").textContent = parts.join(" ");
+  retry.hidden = !(state.hub && typeof state.hub.reconnectNow === "function") || seconds === "0";
+}
+
+function clockTime(ms) {
+  return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
+}
+
+setInterval(() => {
+  if (isOffline()) renderOffline();
+}, 250);
+addEventListener("online", renderOffline);
+addEventListener("offline", renderOffline);
 
 // MARK: notifications
 
@@ -273,7 +349,10 @@ async function sendNotification(submit) {
   if (!to || !title || !key) return;
   sessionStorage.setItem(KEY_KEY, key);
   result.className = "send-result";
+  result.dataset.recipients = "";
   result.textContent = "Sending…";
+  const button = $("send-notification");
+  button.disabled = true;
   try {
     const response = await fetch("/api/publish", {
       method: "POST",
@@ -282,13 +361,35 @@ async function sendNotification(submit) {
     });
     const answer = await response.json().catch(() => null);
     if (!response.ok) throw new Error(answer?.error?.message || `the hub answered ${response.status}`);
-    result.classList.add("ok");
-    result.textContent = `Sent to ${to}.`;
+    showSent(to, answer);
     $("send-title").value = "";
     $("send-body").value = "";
   } catch (error) {
     result.classList.add("failed");
-    result.textContent = `Not sent: ${error.message}`;
+    result.dataset.recipients = "";
+    result.textContent = `Not sent: ${error instanceof TypeError ? "the hub could not be reached" : error.message}.`.replace(/\.\.$/, ".");
+  } finally {
+    button.disabled = false;
+  }
+}
+
+/** What the hub did with it: `recipients` (newer hubs) counts the connections in the room that got it live. */
+function showSent(to, answer) {
+  const result = $("send-result");
+  const recipients = answer?.recipients;
+  if (typeof recipients !== "number") {
+    result.classList.add("ok");
+    result.dataset.recipients = "";
+    result.textContent = `Published to user-${to}.`;
+  } else if (recipients > 0) {
+    result.classList.add("ok");
+    result.dataset.recipients = String(recipients);
+    result.textContent = `Delivered to ${to} (${recipients} open connection${recipients === 1 ? "" : "s"}).`;
+  } else {
+    result.classList.add("kept");
+    result.dataset.recipients = "0";
+    result.textContent = `Nobody is signed in as ${to} right now. The notification is kept in their room’s history ` +
+      `(the last ${HISTORY_SIZE} in this example) and shows when they sign in.`;
   }
 }
 
@@ -307,6 +408,7 @@ for (const chip of document.querySelectorAll(".demo [data-token]")) {
 $("signout").addEventListener("click", signOut);
 $("mark-all").addEventListener("click", () => markRead([...state.items.keys()]));
 $("send-form").addEventListener("submit", sendNotification);
+$("retry").addEventListener("click", () => state.hub?.reconnectNow?.());
 
 const preset = params.get("token") || sessionStorage.getItem(TOKEN_KEY);
 if (preset) {

@@ -132,6 +132,7 @@ curl -X POST <span class="origin">http://127.0.0.1:8080</span>/api/publish \
           <tr><td><span class="m">GET</span><code>/poll?client_id=…&amp;rooms=a,b</code></td><td>Long-poll; resume with <code>last_message_id</code></td></tr>
           <tr><td><span class="m">POST</span><code>/publish</code></td><td>Publish as a client (for SSE and long-poll clients)</td></tr>
           <tr><td><span class="m">GET</span><code>/presence?room=…</code></td><td>Who is in a room, asked as a client present in it</td></tr>
+          <tr><td><span class="m">GET</span><code>/history?room=…&amp;before=ID</code></td><td>Older events of a room, paged back, for a client present in it</td></tr>
           <tr><td><span class="m">GET</span><code>/whoami</code></td><td>Who the hub takes the caller for (user id or token)</td></tr>
           <tr><td><span class="m">GET</span><a href="/moonwire.js"><code>/moonwire.js</code></a></td><td>The browser client: fallback, reconnect, resume</td></tr>
           <tr><th scope="rowgroup" colspan="2">Server API and operations</th></tr>

@@ -77,7 +77,58 @@ import Testing
                     "a WebSocket connection counted", timeout: .seconds(10),
                     until: "document.querySelector('[data-metric=\"connections.websocket\"]')?.textContent.trim() === '1'")
                 try await page.wait("more samples", until: "Number(document.querySelector('#samples').dataset.count) > \(first + 3)")
+                // What alice publishes shows in the live event log (without its data), her room in the rooms table,
+                // and the hub's memory and publish latency beside the throughput.
+                _ = try await alice.sayAnswered("hello dashboard")
+                try await page.wait(
+                    "alice's message in the event log",
+                    until: "[...document.querySelectorAll('#event-log li[data-type=\"message\"]')].some(li => li.querySelector('.user')?.textContent.includes('alice') && li.querySelector('.room')?.textContent.includes('general'))")
+                #expect(try await page.run("return document.querySelector('#event-log').textContent.includes('hello dashboard');") == false)
+                try await page.wait("general in the rooms table", until: "document.querySelector('#rooms-table tbody tr[data-room=\"general\"]')?.dataset.users === '1'")
+                let memory = try await page.wait(
+                    "memory shown", until: "Number(document.querySelector('[data-metric=\"memory.rss\"]')?.textContent) > 0 && document.querySelector('[data-metric=\"memory.rss\"]').textContent")
+                #expect(memory.stringValue != nil)
+                try await page.wait("publish latency shown", until: "Number(document.querySelector('[data-metric=\"latency.p99\"]')?.textContent) >= 0 && document.querySelector('#card-latency')?.dataset.available === 'true'")
                 await alice.close()
+                await page.close()
+            }
+        }
+    }
+
+    @Test func anOfflineDashboardSaysSoAndComesBack() async throws {
+        var configuration = try exampleConfiguration("dashboard")
+        configuration.pluginSettings["dashboard"]?["interval"] = 0.2
+        try await withRestartableHub(configuration) { restartable in
+            try await withBrowser { driver in
+                let page = try await driver.newSession(width: 375, height: 740)
+                try await page.open("\(restartable.baseURL)/examples/dashboard/")
+                try await page.wait("live", timeout: .seconds(15), until: "document.querySelector('#status')?.dataset.state === 'open' && Number(document.querySelector('#samples')?.dataset.count) >= 2")
+                #expect(try await page.run("return document.querySelector('#offline').hidden;") == true)
+                #expect(try await page.run("return document.documentElement.scrollWidth <= innerWidth;") == true, "no sideways scrolling on a phone")
+                try await restartable.stop()
+                try await page.wait("the offline banner", until: "!document.querySelector('#offline').hidden && document.querySelector('main#main').dataset.stale === 'true'")
+                // The countdown moves.
+                let before = try await page.wait("a countdown", until: "document.querySelector('#offline').dataset.seconds !== '' && document.querySelector('#offline').dataset.seconds")
+                try await page.wait("the countdown to change", until: "document.querySelector('#offline').dataset.seconds !== '\(before.stringValue ?? "")'")
+                try await restartable.start()
+                try await page.wait("live again", timeout: .seconds(30), until: "document.querySelector('#status')?.dataset.state === 'open' && document.querySelector('#offline').hidden && document.querySelector('main#main').dataset.stale !== 'true'")
+                await page.close()
+            }
+        }
+    }
+
+    @Test func theLandingPageAndTheExamplesIndexLinkEveryExample() async throws {
+        try await withExampleHub("chat") { live in
+            try await withBrowser { driver in
+                let page = try await driver.newSession(width: 375, height: 740)
+                for path in ["/", "/examples/"] {
+                    try await page.open(live.baseURL + path)
+                    let links = try await page.wait(
+                        "links to the examples on \(path)",
+                        until: "(() => { const l = [...document.querySelectorAll('a')].map(a => new URL(a.href).pathname); return ['/examples/chat/', '/examples/dashboard/', '/examples/notifications/'].every(p => l.includes(p)) && l.length; })()")
+                    #expect((links.intValue ?? 0) >= 3)
+                    #expect(try await page.run("return document.documentElement.scrollWidth <= innerWidth;") == true, "\(path) fits a phone")
+                }
                 await page.close()
             }
         }
@@ -109,6 +160,22 @@ import Testing
                 // Bob cannot open alice's room: the private_rooms plugin refuses it.
                 let peek = try await live.http.request("GET", "/poll?rooms=user-alice&timeout=0", headers: [("Authorization", "Bearer bob-token")])
                 #expect(peek.status == 403)
+                // Sending from the page to a user nobody is signed in as says so, instead of "Sent".
+                try await bob.run("""
+                    document.querySelector('#send-to').value = 'nosuchuser';
+                    document.querySelector('#send-title').value = 'Anyone there?';
+                    document.querySelector('#api-key').value = 'demo-key';
+                    document.querySelector('#send-notification').click();
+                    """)
+                try await bob.wait("a 'nobody is signed in' answer", until: "document.querySelector('#send-result')?.dataset.recipients === '0'")
+                #expect(try await bob.run("return document.querySelector('#send-result').textContent;").stringValue?.contains("Nobody is signed in as nosuchuser") == true)
+                try await bob.run("""
+                    document.querySelector('#send-to').value = 'alice';
+                    document.querySelector('#send-title').value = 'Lunch?';
+                    document.querySelector('#send-notification').click();
+                    """)
+                try await bob.wait("delivered to alice's connection", until: "document.querySelector('#send-result')?.dataset.recipients === '1'")
+                try await alice.wait("the notification", until: "[...document.querySelectorAll('#notifications .notification .title')].some(t => t.textContent === 'Lunch?')")
                 for page in [alice, bob] { await page.close() }
             }
         }

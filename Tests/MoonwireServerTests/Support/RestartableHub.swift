@@ -123,7 +123,15 @@ func withRestartableHub(
     _ configure: (inout ServerConfiguration) -> Void = { _ in },
     _ body: (RestartableHub) async throws -> Void
 ) async throws {
-    let hub = RestartableHub(configure)
+    try await run(RestartableHub(configure), body)
+}
+
+/// Runs `body` with a restartable hub of this whole configuration (plugins included), started once.
+func withRestartableHub(_ configuration: ServerConfiguration, _ body: (RestartableHub) async throws -> Void) async throws {
+    try await run(RestartableHub(configuration: configuration), body)
+}
+
+private func run(_ hub: RestartableHub, _ body: (RestartableHub) async throws -> Void) async throws {
     try await hub.start()
     do {
         try await body(hub)
