@@ -14,7 +14,9 @@ enum MoonwireJS {
 // It connects with WebSocket and falls back to Server-Sent Events (sending with HTTP POST), then to
 // long-polling, when WebSocket cannot connect or is refused. It reconnects by itself with exponential
 // backoff and jitter, resumes every room from the last event id it saw, delivers what it missed once and
-// in order, and reports gaps (events the hub no longer retains) through the "gap" handler.
+// in order, and reports gaps (events the hub no longer retains) through the "gap" handler. In a browser it
+// closes its connection when the page is hidden into the back/forward cache and resumes when it is shown
+// again. Publishes made with `{queue: true}` wait for the connection and are sent once, in order.
 // Reference: docs/client-js.md.
 
 const TRANSPORTS = ["websocket", "sse", "longpoll"];
@@ -26,12 +28,28 @@ const CLOSE_CODES = {
   4002: "auth_timeout", 4003: "refused", 4004: "kicked", 4008: "slow_consumer", 4009: "heartbeat_timeout",
 };
 
+// Queued publishes: failures that say nothing was stored (retry later), and failures after which nobody knows
+// whether the hub stored the event (look for its nonce in the resume replay before sending it again).
+const QUEUE_RETRY_CODES = new Set(["not_connected", "unavailable", "shutting_down", "rate_limited"]);
+const QUEUE_UNKNOWN_CODES = new Set(["disconnected", "timeout", "closed", "sse_failed"]);
+
+function queueFailure(error) {
+  if (!(error instanceof MoonwireError)) return "unknown"; // fetch's TypeError: the network failed
+  if (QUEUE_UNKNOWN_CODES.has(error.code) || /^http_5/.test(error.code)) return "unknown";
+  if (QUEUE_RETRY_CODES.has(error.code)) return "retry";
+  return "refused";
+}
+
 function isStoredId(id) {
   return typeof id === "string" && /^[0-9]{1,18}$/.test(id);
 }
 
 function newerThan(id, cursor) {
   return cursor == null || BigInt(id) > BigInt(cursor);
+}
+
+function isPlainObject(value) {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 
 function randomId() {
@@ -68,6 +86,9 @@ export class Moonwire {
    * @param {number} [options.pollTimeout] seconds a long-poll waits (default 25)
    * @param {number} [options.openTimeout] ms a transport may take to open before the next is tried (default 5000)
    * @param {boolean} [options.echo] hand the client's own published events to its handlers too (default true)
+   * @param {string} [options.clientId] the long-poll session id (default: a random one, renewed after each close)
+   * @param {boolean} [options.pageLifecycle] in a browser, close the connection on `pagehide` and resume on
+   *   `pageshow` from the back/forward cache; retry at once on `online` (default true)
    */
   constructor(options = {}) {
     this.url = (options.url || (typeof location !== "undefined" ? location.origin : "http://127.0.0.1:8080")).replace(/\/$/, "");
@@ -82,8 +103,19 @@ export class Moonwire {
     this.heartbeatInterval = options.heartbeat ?? 25000;
     this.pollTimeout = options.pollTimeout ?? 25;
     this.openTimeout = options.openTimeout ?? 5000;
+    this.clientIdGiven = !!options.clientId;
     this.clientId = options.clientId || "mw-" + randomId();
     this.echo = options.echo ?? true;
+    this.pageLifecycle = options.pageLifecycle ?? true;
+    /** Publishes made with `{queue: true}`, oldest first: `{room, type, data, nonce, state, after, resolve, reject}`;
+     * state "queued" (not sent yet), "sending" (waiting for the hub's answer) or "unknown" (the connection
+     * dropped before the answer: the resume replay tells whether it was stored). */
+    this.queue = [];
+    this.flushing = false;
+    this.queueRetryDelay = 0;
+    this.queueTimer = null;
+    this.suspended = false; // the page was hidden (pagehide): no connection until it is shown again
+    this.lifecycle = null; // removes the page lifecycle listeners
     /** Ids of events this client published (with their room): shown once, as the echo, not again when a
      * replay brings them. */
     this.ownIds = new Map();
@@ -145,9 +177,12 @@ export class Moonwire {
     if (type === "notification" && event.data && event.data.connection_id && !room) {
       this.connectionId = event.data.connection_id;
       if (event.data.user_id) this.identity = event.data.user_id;
+      // Ids are publish times in microseconds: whatever is published from now on has a larger id.
+      if (typeof event.timestamp === "number") this.openedAt = String(Math.floor(event.timestamp * 1e6) - 1);
     }
     if (isStoredId(event.event_id) && room && this.rooms.has(room)) {
       const state = this.rooms.get(room);
+      if (this.landed(event)) return; // a queued publish whose answer was lost: shown as its echo
       if (!newerThan(event.event_id, state.cursor)) return; // seen already: exactly once
       state.cursor = event.event_id;
       if (this.ownIds.has(event.event_id)) return; // our own, shown when it was sent
@@ -163,13 +198,14 @@ export class Moonwire {
   /** Connects (trying transports in order unless one is forced); resolves once one is open. */
   connect() {
     this.closedByUser = false;
+    this.attachPageLifecycle();
     if (this.state === "open") return Promise.resolve(this.transport);
     if (!this.opening) {
       this.opening = new Promise((resolve, reject) => {
         this.resolveOpen = resolve;
         this.rejectOpen = reject;
       });
-      this.open();
+      if (!this.suspended) this.open(); // else when the page is shown again
     }
     return this.opening;
   }
@@ -185,14 +221,14 @@ export class Moonwire {
       try {
         await withTimeout(transport.open(), this.openTimeout, `${name} did not open in time`);
         if (this.closedByUser || epoch !== this.epoch) {
-          transport.close();
+          transport.close({ end: true });
           return;
         }
         this.active = transport;
         this.transport = name;
         this.attempt = 0;
         this.setState("open");
-        this.joinWaiting();
+        this.joinWaiting().then(() => this.flush());
         if (this.resolveOpen) this.resolveOpen(name);
         this.opening = null;
         this.resolveOpen = this.rejectOpen = null;
@@ -244,32 +280,105 @@ export class Moonwire {
   }
 
   scheduleReconnect(error) {
-    if (this.closedByUser) return;
+    if (this.closedByUser || this.suspended) return;
     this.attempt += 1;
     const ceiling = Math.min(this.reconnectMax, this.reconnectMin * 2 ** (this.attempt - 1));
     const delay = Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
-    this.setState("reconnecting", { attempt: this.attempt, delay, reason: error?.message });
     clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = setTimeout(() => this.open(), delay);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      this.open();
+    }, delay);
+    this.setState("reconnecting", { attempt: this.attempt, delay, retryAt: Date.now() + delay, reason: error?.message });
   }
 
-  /** Closes the connection for good. */
+  /** While waiting to reconnect, tries again at once (a "Retry now" button). Returns `true` when an attempt
+   * started, `false` when there was nothing to do (open, an attempt under way, closed, page hidden). */
+  reconnectNow() {
+    if (this.closedByUser || this.suspended || !this.reconnectTimer) return false;
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    this.open();
+    return true;
+  }
+
+  /** The open transport is given up (a publish whose fate is unknown): reconnect and resume. */
+  drop(transport, error) {
+    if (this.closedByUser || this.active !== transport) return;
+    transport.close();
+    this.lost(error);
+  }
+
+  /** Closes the connection for good; a long-poll session is ended on the hub at once. */
   close() {
     this.closedByUser = true;
+    this.suspended = false;
     this.epoch += 1;
+    this.lifecycle?.();
+    this.lifecycle = null;
     clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
     for (const [room, state] of [...this.rooms.entries()]) {
       if (!state.waiting) continue;
       this.rooms.delete(room);
       for (const waiter of state.waiting) waiter.reject(new MoonwireError("closed", "closed by the client"));
     }
-    if (this.active) this.active.close();
-    this.active = null;
+    this.endTransport();
     this.attempt = 0;
+    this.dropQueue(() => true, new MoonwireError("closed", "closed by the client"));
     if (this.rejectOpen) this.rejectOpen(new MoonwireError("closed", "closed by the client"));
     this.opening = null;
     this.resolveOpen = this.rejectOpen = null;
     this.setState("closed", { reason: "closed by the client" });
+  }
+
+  /** Closes the open transport and ends its session on the hub (long-poll: `DELETE /poll`); a long-poll
+   * session id made up by the client is replaced, so that the next session cannot meet the old one's end. */
+  endTransport() {
+    const active = this.active;
+    this.active = null;
+    if (active) active.close({ end: true });
+    if (!this.clientIdGiven) this.clientId = "mw-" + randomId();
+  }
+
+  // MARK: page lifecycle
+
+  attachPageLifecycle() {
+    if (this.lifecycle || !this.pageLifecycle || typeof window === "undefined" || typeof window.addEventListener !== "function") return;
+    const hide = () => this.suspend();
+    const show = (event) => {
+      if (event.persisted) this.resume();
+    };
+    const online = () => this.reconnectNow();
+    window.addEventListener("pagehide", hide);
+    window.addEventListener("pageshow", show);
+    window.addEventListener("online", online);
+    this.lifecycle = () => {
+      window.removeEventListener("pagehide", hide);
+      window.removeEventListener("pageshow", show);
+      window.removeEventListener("online", online);
+    };
+  }
+
+  /** The page is being hidden (navigated away from, maybe into the back/forward cache): close the connection
+   * so that the hub sees the user leave now, keeping rooms, cursors and queued publishes for `resume()`. */
+  suspend() {
+    if (this.closedByUser || this.suspended || this.state === "idle" || this.state === "closed") return;
+    this.suspended = true;
+    this.epoch += 1; // an attempt under way gives up
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    clearTimeout(this.queueTimer);
+    this.endTransport();
+    this.setState("suspended", { reason: "page hidden" });
+  }
+
+  /** The page is shown again from the back/forward cache: reconnect, resuming every room from its cursor. */
+  resume() {
+    if (!this.suspended || this.closedByUser) return;
+    this.suspended = false;
+    this.attempt = Math.max(this.attempt, 1);
+    this.open();
   }
 
   requireOpen() {
@@ -329,17 +438,30 @@ export class Moonwire {
     }
     this.rooms.delete(room);
     for (const [id, ownRoom] of this.ownIds) if (ownRoom === room) this.ownIds.delete(id);
+    this.dropQueue((item) => item.room === room, new MoonwireError("not_in_room", `left room '${room}' before the event was sent`));
   }
 
   /** Publishes an event to a room; resolves with `{event_id, stored, event}` once the hub accepted it
    * (`event`: as the hub stored it). With `echo` on, a stored event is also handed to this client's handlers
-   * (with `local: true`), unless it already arrived. */
-  async publish(room, type, data = {}) {
-    const answer = await this.requireOpen().publish(room, type, data);
+   * (with `local: true`), unless it already arrived.
+   *
+   * With `options.queue`, the event waits while the client is not connected and is sent once the connection
+   * is back, after the publishes queued before it; `data` gets a `nonce` (unless it has one) so that a
+   * publish whose answer was lost with the connection is recognised in the resume replay instead of being
+   * sent twice. */
+  async publish(room, type, data = {}, options = {}) {
+    if (options.queue) return this.enqueue(room, type, data);
+    return this.publishNow(this.requireOpen(), room, type, data);
+  }
+
+  async publishNow(transport, room, type, data) {
+    const answer = await transport.publish(room, type, data);
     const id = answer?.event_id ?? null;
     const stored = isStoredId(id);
     if (stored) {
       const alreadySeen = this.delivered.has(id);
+      const state = this.rooms.get(room);
+      if (state && (!state.ownNewest || BigInt(id) > BigInt(state.ownNewest))) state.ownNewest = id;
       this.ownIds.set(id, room);
       if (this.ownIds.size > 1000) this.ownIds.delete(this.ownIds.keys().next().value);
       if (this.echo && !alreadySeen) {
@@ -350,6 +472,151 @@ export class Moonwire {
       }
     }
     return { event_id: id, stored, event: answer?.event ?? null };
+  }
+
+  // MARK: the publish queue
+
+  enqueue(room, type, data) {
+    if (!this.rooms.has(room)) return Promise.reject(new MoonwireError("not_in_room", `join room '${room}' before sending to it`));
+    if (isPlainObject(data) && (data.nonce === undefined || data.nonce === null)) data = { ...data, nonce: randomId() };
+    const nonce = isPlainObject(data) && typeof data.nonce === "string" ? data.nonce : null;
+    return new Promise((resolve, reject) => {
+      this.queue.push({ room, type, data, nonce, state: "queued", after: null, resolve, reject });
+      this.flush();
+    });
+  }
+
+  /** Queued publishes not yet accepted by the hub, oldest first: `[{room, type, data, nonce, state}]`. */
+  queued() {
+    return this.queue.map(({ room, type, data, nonce, state }) => ({ room, type, data, nonce, state }));
+  }
+
+  dropQueue(match, error) {
+    const dropped = this.queue.filter(match);
+    this.queue = this.queue.filter((item) => !match(item));
+    for (const item of dropped) item.reject(error);
+    if (!this.queue.length) clearTimeout(this.queueTimer);
+  }
+
+  /** Sends the queued publishes, one at a time and in order, while a transport is open. */
+  async flush() {
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      while (this.queue.length) {
+        const transport = this.active;
+        if (!transport || this.state !== "open" || this.suspended) return;
+        const item = this.queue[0];
+        const room = this.rooms.get(item.room);
+        if (!room) {
+          this.dropQueue((other) => other === item, new MoonwireError("not_in_room", `not in room '${item.room}'`));
+          continue;
+        }
+        if (room.waiting) return; // sent once the join the room waits for is answered
+        if (item.state === "unknown") {
+          // Sent before the connection dropped: the resume replay (from before it was sent) says whether the
+          // hub stored it; `landed` takes it off the queue if its nonce comes back.
+          await transport.caughtUp();
+          if (this.queue[0] !== item) continue;
+          if (this.active !== transport) return;
+        }
+        item.state = "sending";
+        item.after = this.positionBefore(item.room);
+        let result;
+        try {
+          result = await this.publishNow(transport, item.room, item.type, item.data);
+        } catch (error) {
+          if (!this.queue.includes(item)) continue;
+          const failure = queueFailure(error);
+          if (failure === "unknown") {
+            item.state = "unknown";
+            this.drop(transport, error); // reconnect; the resume replay tells whether it was stored
+            return;
+          }
+          if (failure === "retry") {
+            item.state = "queued";
+            this.retryQueue();
+            return;
+          }
+          this.dropQueue((other) => other === item, error);
+          continue;
+        }
+        this.queueRetryDelay = 0;
+        if (!this.queue.includes(item)) continue;
+        this.queue.splice(this.queue.indexOf(item), 1);
+        item.resolve(result);
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  /** The hub refused for now (rate limit, unavailable): try again later, backing off. */
+  retryQueue() {
+    this.queueRetryDelay = Math.min(this.reconnectMax, Math.max(1000, this.queueRetryDelay * 2));
+    clearTimeout(this.queueTimer);
+    this.queueTimer = setTimeout(() => this.flush(), this.queueRetryDelay);
+  }
+
+  /** A stored event carrying the nonce of a queued publish whose answer was lost: that publish is done. It is
+   * handed on once, as the echo (`local: true`), and not sent again. */
+  landed(event) {
+    const nonce = event.data?.nonce;
+    if (!this.queue.length || typeof nonce !== "string") return false;
+    const item = this.queue.find((candidate) => candidate.state === "unknown" && candidate.nonce === nonce &&
+      candidate.room === event.room_id && candidate.type === event.event_type);
+    if (!item) return false;
+    this.queue.splice(this.queue.indexOf(item), 1);
+    const state = this.rooms.get(event.room_id);
+    if (newerThan(event.event_id, state.cursor)) state.cursor = event.event_id;
+    if (newerThan(event.event_id, state.ownNewest)) state.ownNewest = event.event_id;
+    this.ownIds.set(event.event_id, event.room_id);
+    if (this.ownIds.size > 1000) this.ownIds.delete(this.ownIds.keys().next().value);
+    item.resolve({ event_id: event.event_id, stored: true, event });
+    if (this.echo && !this.delivered.has(event.event_id)) {
+      this.delivered.add(event.event_id);
+      const echo = { ...event, local: true };
+      this.emit(event.event_type, echo);
+      this.emit("*", echo);
+    }
+    return true;
+  }
+
+  /** A position in a room older than anything published from now on: the latest of the room's cursor, the
+   * newest id this client published there, and the moment the current connection opened. */
+  positionBefore(room) {
+    let position = this.cursor(room);
+    for (const candidate of [this.rooms.get(room)?.ownNewest, this.openedAt]) {
+      if (candidate && (!position || BigInt(candidate) > BigInt(position))) position = candidate;
+    }
+    return position;
+  }
+
+  /** Where a reconnect resumes a room: its cursor, or earlier when a publish of unknown fate was sent after
+   * that earlier position (so that the replay shows whether the hub stored it). */
+  resumeFrom(room) {
+    let position = this.cursor(room);
+    for (const item of this.queue) {
+      if (item.room !== room || item.state !== "unknown" || item.after == null) continue;
+      if (position == null || BigInt(item.after) < BigInt(position)) position = item.after;
+    }
+    return position;
+  }
+
+  /** `cursorString` with the positions `resumeFrom` gives: what a (re)connecting transport sends. */
+  resumeString(rooms = this.followed()) {
+    const known = rooms.filter((room) => this.resumeFrom(room));
+    if (rooms.length === 1) return known.length ? this.resumeFrom(rooms[0]) : null;
+    if (!known.length) return null;
+    return known.map((room) => `${room}:${this.resumeFrom(room)}`).join(",");
+  }
+
+  // MARK: reading
+
+  /** Events of a room older than `before` (an event id), from the hub's history: resolves with
+   * `{room_id, events, has_more}`, events oldest first. They are not handed to handlers and move no cursor. */
+  history(room, { before, limit } = {}) {
+    return this.http("GET", "/history?" + this.query({ room, before, limit, user_id: this.userId }));
   }
 
   /** Shows (or clears) the typing indicator in a room. */
@@ -426,6 +693,19 @@ export class Moonwire {
   getPresence(room) {
     return this.http("GET", "/presence?" + this.query({ room, user_id: this.userId }));
   }
+
+  /** Ends a long-poll session on the hub now (`DELETE /poll`); `keepalive`, so it also leaves a closing page. */
+  endPollSession(clientId) {
+    try {
+      fetch(this.url + "/poll?" + this.query({ client_id: clientId, user_id: this.userId }), {
+        method: "DELETE",
+        headers: this.authHeaders(),
+        keepalive: true,
+      }).catch(() => {});
+    } catch (_) {
+      // no fetch, or the page is going away: the session ends by itself after long_poll.session_timeout
+    }
+  }
 }
 
 function withTimeout(promise, ms, message) {
@@ -464,7 +744,7 @@ class WebSocketTransport {
       this.socket = socket;
       socket.onopen = () => {
         const since = {};
-        for (const room of client.followed()) { const cursor = client.cursor(room); if (cursor) since[room] = cursor; }
+        for (const room of client.followed()) { const cursor = client.resumeFrom(room); if (cursor) since[room] = cursor; }
         socket.send(
           JSON.stringify({
             user_id: client.userId,
@@ -476,6 +756,7 @@ class WebSocketTransport {
         );
       };
       socket.onmessage = (message) => {
+        this.lastFrame = Date.now();
         let event;
         try {
           event = JSON.parse(message.data);
@@ -485,7 +766,7 @@ class WebSocketTransport {
         if (!this.opened) {
           if (event.event_type === "notification" && event.data?.connection_id) {
             this.opened = true;
-            this.heartbeat = setInterval(() => this.sendFrame({ event_type: "heartbeat", data: { ping: true } }), client.heartbeatInterval);
+            this.heartbeat = setInterval(() => this.beat(), client.heartbeatInterval);
             this.callbacks.event(event);
             resolve();
             return;
@@ -496,7 +777,7 @@ class WebSocketTransport {
           return;
         }
         const ref = event.data?.ref;
-        if (ref !== undefined && this.pending.has(ref) && ["ack", "error", "presence"].includes(event.event_type)) {
+        if (ref !== undefined && this.pending.has(ref) && ["ack", "error", "presence", "heartbeat"].includes(event.event_type)) {
           const { resolve: done, reject: fail } = this.pending.get(ref);
           this.pending.delete(ref);
           if (event.event_type === "error") fail(new MoonwireError(event.data.code, event.data.message, { event }));
@@ -526,6 +807,37 @@ class WebSocketTransport {
     if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(frame));
   }
 
+  /** Every `heartbeat` ms: a ping, unless the previous one got no frame back at all (the network is gone
+   * without the socket noticing): then the connection is given up and the client reconnects. */
+  beat() {
+    if (this.lastPing && !(this.lastFrame >= this.lastPing)) {
+      this.fail(new MoonwireError("heartbeat_timeout", "the hub did not answer the heartbeat"));
+      return;
+    }
+    this.lastPing = Date.now();
+    this.sendFrame({ event_type: "heartbeat", data: { ping: true } });
+  }
+
+  /** Ends an open connection from this side and reports it lost. */
+  fail(error) {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.heartbeat);
+    for (const { reject: fail } of this.pending.values()) fail(new MoonwireError("disconnected", "connection closed"));
+    this.pending.clear();
+    try {
+      this.socket?.close(1000);
+    } catch (_) {}
+    this.callbacks.lost(error);
+  }
+
+  /** Resolves once the events the hub sent on connect (the resume replays) have been read: the hub handles a
+   * connection's frames in order, so the answer to a heartbeat comes after them. */
+  caughtUp() {
+    if (!this.caughtUpAnswer) this.caughtUpAnswer = this.request({ event_type: "heartbeat", data: { ping: true } }).catch(() => {});
+    return this.caughtUpAnswer;
+  }
+
   request(frame) {
     const ref = this.nextRef++;
     return new Promise((resolve, reject) => {
@@ -546,7 +858,7 @@ class WebSocketTransport {
   }
 
   async join(room) {
-    const cursor = this.client.cursor(room);
+    const cursor = this.client.resumeFrom(room);
     const data = { room_id: room };
     if (cursor) data.since = cursor;
     await this.request({ event_type: "user_joined", data });
@@ -594,7 +906,7 @@ class EventSourceTransport {
     const client = this.client;
     const controller = new AbortController();
     const headers = { Accept: "text/event-stream", ...client.authHeaders() };
-    const cursor = client.cursorString(rooms);
+    const cursor = client.resumeString(rooms);
     if (cursor) headers["Last-Event-ID"] = cursor;
     let response;
     try {
@@ -616,6 +928,7 @@ class EventSourceTransport {
       const current = { controller };
       this.current = current;
       const reader = response.body.getReader();
+      current.lastData = Date.now();
       const decoder = new TextDecoder();
       let buffer = "";
       let data = [];
@@ -651,6 +964,7 @@ class EventSourceTransport {
           for (;;) {
             const { value, done } = await reader.read();
             if (done) break;
+            current.lastData = Date.now();
             buffer += decoder.decode(value, { stream: true });
             let newline;
             while ((newline = buffer.search(/\r\n|\n|\r/)) >= 0) {
@@ -694,6 +1008,20 @@ class EventSourceTransport {
 
   presence(room) {
     return this.client.getPresence(room);
+  }
+
+  /** Resolves once the stream has been quiet for 300 ms (at most 5 s): the hub writes a stream's replays
+   * right after its welcome, so by then they have been read. */
+  caughtUp() {
+    const started = Date.now();
+    return new Promise((resolve) => {
+      const check = () => {
+        const last = this.current?.lastData ?? 0;
+        if (!this.current || Date.now() - last >= 300 || Date.now() - started > 5000) resolve();
+        else setTimeout(check, 100);
+      };
+      check();
+    });
   }
 
   /** Rooms are part of the stream's request: open a stream over the new set, and only then drop the old
@@ -740,6 +1068,9 @@ class LongPollTransport {
     this.closed = false;
     this.cursor = null;
     this.waiters = []; // joins and leaves waiting for the next poll over the new room set
+    this.caughtUpWaiters = []; // caughtUp() calls waiting for a poll that left nothing behind
+    this.isCaughtUp = false;
+    this.clientId = client.clientId; // the session this transport polls (the client's id may be renewed)
   }
 
   async poll(timeout) {
@@ -749,10 +1080,10 @@ class LongPollTransport {
     const path =
       "/poll?" +
       client.query({
-        client_id: client.clientId,
+        client_id: this.clientId,
         user_id: client.userId,
         rooms: rooms.join(","),
-        last_message_id: this.cursor ?? client.cursorString(rooms),
+        last_message_id: this.cursor ?? client.resumeString(rooms),
         timeout,
       });
     const response = await fetch(client.url + path, { headers: client.authHeaders(), signal: this.controller.signal, cache: "no-store" });
@@ -765,12 +1096,27 @@ class LongPollTransport {
     for (const gap of body.gaps || []) this.callbacks.event(gap);
     for (const message of body.messages || []) this.callbacks.event(message);
     this.cursor = body.last_message_id || null;
+    if (!body.has_more) this.markCaughtUp();
     return body;
+  }
+
+  markCaughtUp() {
+    this.isCaughtUp = true;
+    const waiters = this.caughtUpWaiters;
+    this.caughtUpWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  /** Resolves once a poll has brought everything that was waiting (`has_more` false): the resume replay. */
+  caughtUp() {
+    if (this.isCaughtUp || this.closed) return Promise.resolve();
+    return new Promise((resolve) => this.caughtUpWaiters.push(resolve));
   }
 
   async open() {
     try {
       if (this.client.followed().length) await this.poll(0);
+      else this.markCaughtUp();
     } catch (error) {
       const status = error.details?.status;
       if (status === 401 || status === 403) error.details = { ...error.details, closeCode: 4001 };
@@ -867,11 +1213,15 @@ class LongPollTransport {
     return this.change(null);
   }
 
-  close() {
+  /** Stops polling; with `end` (`close()`, the page hidden) also ends the session on the hub at once, so
+   * that others see the user leave now rather than after long_poll.session_timeout. */
+  close({ end = false } = {}) {
     this.closed = true;
     this.controller?.abort();
     if (this.wake) this.wake();
     this.settle(new MoonwireError("closed", "closed"));
+    this.markCaughtUp();
+    if (end) this.client.endPollSession(this.clientId);
   }
 }
 
