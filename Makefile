@@ -31,9 +31,13 @@ test: test-deps
 # so that timing-sensitive tests do not compete with them for the two cores.
 PROCESS_SUITES = ClusterTests|RedisBrokerTests|BrokerConformanceTests|DurableHistoryTests|BenchSmokeTests|ManyKeyEventTests|RoomTableTests|PresenceLimitTests|JoinStormTests|HistoryCapTests|HostilePluginTests|HTTPTimeoutTests|RedisPluginStoreTests|HTTPRequestTests
 
+# The browser suites (headless Chromium, one window per user) run last, on their own.
+BROWSER_SUITES = ExampleBrowserTests|ChatExampleBrowserTests|BrowserClientTests
+
 test-swift:
-	$(SWIFT) test --skip-build --skip '$(PROCESS_SUITES)'
+	$(SWIFT) test --skip-build --skip '$(PROCESS_SUITES)|$(BROWSER_SUITES)'
 	$(SWIFT) test --skip-build --filter '$(PROCESS_SUITES)'
+	$(SWIFT) test --skip-build --filter '$(BROWSER_SUITES)'
 
 # The seed document's own Python clients, unchanged, against a live hub.
 test-seed:

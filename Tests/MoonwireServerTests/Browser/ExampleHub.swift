@@ -36,7 +36,7 @@ func withExampleHub(_ name: String, _ adjust: (inout ServerConfiguration) -> Voi
     adjust(&configuration)
     var logger = Logger(label: "moonwire.example")
     logger.logLevel = .error
-    let app = MoonwireApplication(configuration: configuration, logger: logger)
+    let app = try await MoonwireApplication.make(configuration: configuration, logger: logger)
     if let report = app.loadPlugins(), !report.succeeded {
         throw ProbeError.unexpected("example plugins failed to load: \(report.failed)")
     }

@@ -52,7 +52,7 @@ final class RestartableHub: Sendable {
         configuration.port = port
         var logger = Logger(label: "moonwire.test")
         logger.logLevel = configuration.logLevel
-        let app = MoonwireApplication(configuration: configuration, logger: logger)
+        let app = try await MoonwireApplication.make(configuration: configuration, logger: logger)
         if let report = app.loadPlugins(), !report.succeeded {
             throw ProbeError.unexpected("plugins failed to load: \(report.failed)")
         }
