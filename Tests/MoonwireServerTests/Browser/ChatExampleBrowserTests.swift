@@ -81,11 +81,7 @@ import Testing
     @Test func anOfflineChatSaysSoAndSendsWhatWasTypedOnceOnReconnect() async throws {
         try await withRestartableHub(try exampleConfiguration("chat")) { hub in
             try await withBrowser { driver in
-                let alice = try await driver.newSession()
-                let bob = try await driver.newSession()
-                try await alice.open("\(hub.baseURL)/examples/chat/?user=alice")
-                try await bob.open("\(hub.baseURL)/examples/chat/?user=bob")
-                for page in [alice, bob] { try await page.wait("connected", timeout: .seconds(15), until: isOpen("websocket")) }
+                let (alice, bob) = try await openPair(driver, hub.baseURL)
                 try await alice.wait("bob present", until: present("bob"))
                 try await send(alice, "before the cut")
                 try await bob.wait("the first message", until: "\(texts("alice")).includes('before the cut')")
@@ -157,11 +153,7 @@ import Testing
     @Test func rightToLeftTextLimitsAndDisguisedBannedWords() async throws {
         try await withExampleHub("chat") { live in
             try await withBrowser { driver in
-                let alice = try await driver.newSession()
-                let bob = try await driver.newSession()
-                try await alice.open("\(live.baseURL)/examples/chat/?user=alice")
-                try await bob.open("\(live.baseURL)/examples/chat/?user=bob")
-                for page in [alice, bob] { try await page.wait("connected", timeout: .seconds(15), until: isOpen("websocket")) }
+                let (alice, bob) = try await openPair(driver, live.baseURL)
 
                 try await send(alice, "مرحبا بالعالم")
                 let direction = try await bob.wait(
@@ -198,11 +190,7 @@ import Testing
             // More history than a join replays (50).
             for i in 1...70 { _ = try await live.publish("general", ["message": .string("old \(i)")], user: "archie") }
             try await withBrowser { driver in
-                let alice = try await driver.newSession()
-                let bob = try await driver.newSession()
-                try await alice.open("\(live.baseURL)/examples/chat/?user=alice")
-                try await bob.open("\(live.baseURL)/examples/chat/?user=bob")
-                for page in [alice, bob] { try await page.wait("connected", timeout: .seconds(15), until: isOpen("websocket")) }
+                let (alice, bob) = try await openPair(driver, live.baseURL)
 
                 // Load older: the rest of the history, once each, in order, under a date separator.
                 try await bob.wait("the replay", until: "\(texts("archie")).length === 50")
@@ -238,6 +226,18 @@ import Testing
     }
 
     // MARK: helpers
+
+    /// alice and bob, each in a browser of their own, connected over WebSocket.
+    private func openPair(_ driver: WebDriver, _ baseURL: String) async throws -> (BrowserSession, BrowserSession) {
+        var pages: [BrowserSession] = []
+        for user in ["alice", "bob"] {
+            let page = try await driver.newSession()
+            try await page.open("\(baseURL)/examples/chat/?user=\(user)")
+            try await page.wait("\(user) connected", timeout: .seconds(15), until: isOpen("websocket"))
+            pages.append(page)
+        }
+        return (pages[0], pages[1])
+    }
 
     private func isOpen(_ transport: String) -> String {
         "document.querySelector('#status')?.dataset.state === 'open' && document.querySelector('#status')?.dataset.transport === '\(transport)'"
