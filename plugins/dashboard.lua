@@ -3,8 +3,17 @@
 -- A tick carries hub.stats() (connections, rooms, counters, memory, publish latency), the busiest rooms
 -- as `room_stats` (room -> users, at most 10), and `recent`: the events published since the last tick
 -- (type, room, sender and time, never their data; at most `log_size`, not the dashboard's own ticks).
+-- Rooms matching `hidden` (private user-*, role-only staff-* and admin rooms) appear in neither.
+-- Private and role-only rooms stay off the dashboard (its room is open to everyone by default).
+local function hidden(room)
+  for _, pattern in ipairs(hub.config.hidden) do
+    if string.find(room, pattern) then return true end
+  end
+  return false
+end
+
 local function is_logged(entry)
-  if entry.room_id == hub.config.room then return false end
+  if entry.room_id == hub.config.room or hidden(entry.room_id) then return false end
   for _, t in ipairs(hub.config.log_skip) do
     if t == entry.event_type then return false end
   end
@@ -21,6 +30,10 @@ return {
     interval = { type = "number", default = 2, min = 0.1, max = 3600, description = "seconds between two ticks" },
     log_size = { type = "integer", default = 20, min = 0, max = 50, description = "most recent events listed in one tick" },
     log_skip = { type = "array", default = { "typing" }, description = "event types left out of the log" },
+    hidden = {
+      type = "array", default = { "^user%-", "^staff%-", "^admin$" },
+      description = "Lua patterns of rooms left out of room_stats and the log (private and role-only rooms)",
+    },
   },
 
   on_load = function(config)
@@ -28,7 +41,9 @@ return {
       local stats = hub.stats()
       stats.at = hub.now()
       stats.room_stats = {}
-      for _, room in ipairs(stats.top_rooms) do stats.room_stats[room.room_id] = room.users end
+      for _, room in ipairs(stats.top_rooms) do
+        if not hidden(room.room_id) then stats.room_stats[room.room_id] = room.users end
+      end
       stats.top_rooms = nil
       -- The hub keeps its last 50 events; a tick lists those after the last one the previous tick saw.
       -- The position is in the store, because ticks may run on any of the plugin's states.

@@ -20,6 +20,8 @@ describe("dashboard", function()
     alice:say("hello")
     alice:send("typing", { is_typing = true })
     alice:say("sketch", "design")
+    local carol = hub:connect("carol", { rooms = { "user-carol" } })
+    carol:say("a note to self", "user-carol")
     hub:advance(1)
     local tick = screen:received("stats")[1].data
     expect(tick.recent).to.have_length(2)
@@ -30,6 +32,7 @@ describe("dashboard", function()
     expect(tick.recent[2].room_id).to.equal("design")
     expect(tick.room_stats.general).to.equal(1)
     expect(tick.room_stats.dashboard).to.equal(1)
+    expect(tick.room_stats["user-carol"]).to.be_nil()   -- private rooms stay off the dashboard
     expect(tick.memory.rss_bytes).to.be_above(0)
     expect(tick.latency.samples).to.be_above(0)
     -- The next tick lists only what came after.

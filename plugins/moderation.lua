@@ -27,6 +27,14 @@ local function contains_banned(text, words)
   for _, form in ipairs({ text, hub.text.squeeze(text) }) do
     for _, word in ipairs(hub.text.words(form)) do
       if words[word] then return word end
+      -- Apostrophes inside a word: "s'p'a'm" read without them, "spam's" by its parts.
+      if string.find(word, "'", 1, true) then
+        local joined = string.gsub(word, "'", "")
+        if words[joined] then return joined end
+        for part in string.gmatch(word, "[^']+") do
+          if words[part] then return part end
+        end
+      end
     end
   end
   return nil

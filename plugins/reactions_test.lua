@@ -29,6 +29,21 @@ describe("reactions", function()
     expect(alice:received("reaction")).to.have_length(3)
   end)
 
+  it("follows the way the client asks for, whatever the hub remembers", function()
+    local target = alice:say("lunch?").event_id
+    local on = bob:send("reaction", { target = target, emoji = "🎉", remove = false })
+    expect(on.data.count).to.equal(1)
+    expect(on.data.remove).to.be_nil()
+    -- Asking again for "on" changes nothing; "off" takes it back, twice is still off.
+    expect(bob:send("reaction", { target = target, emoji = "🎉", remove = false }).data.count).to.equal(1)
+    local off = bob:send("reaction", { target = target, emoji = "🎉", remove = true })
+    expect(off.data.removed).to.equal(true)
+    expect(off.data.count).to.equal(0)
+    expect(bob:send("reaction", { target = target, emoji = "🎉", remove = true }).data.count).to.equal(0)
+    local _, code = bob:send("reaction", { target = target, emoji = "🎉", remove = "yes" })
+    expect(code).to.equal("invalid_field")
+  end)
+
   it("refuses reactions that do not point at a message or whose emoji is too long", function()
     local _, code, message = alice:send("reaction", { target = "latest", emoji = "👍" })
     expect(code).to.equal("invalid_field")

@@ -19,4 +19,16 @@ describe("room_directory", function()
     expect(alice:join("secret-plans")).to.be_truthy()
     expect(bob:received("room_opened")).to.have_length(0)
   end)
+
+  it("announces at most per_user rooms one user opens in a window", function()
+    local hub = test.hub { settings = { room_directory = { per_user = 2, window = 60 } } }
+    local bob = hub:connect("bob")          -- opens general, which is then known
+    local alice = hub:connect("alice")
+    bob:received()
+    for _, room in ipairs({ "r1", "r2", "r3" }) do expect(alice:join(room)).to.be_truthy() end
+    expect(bob:received("room_opened")).to.have_length(2)
+    hub:advance(61)
+    expect(alice:join("r4")).to.be_truthy()
+    expect(bob:received("room_opened")).to.have_length(1)
+  end)
 end)

@@ -21,6 +21,7 @@ import Testing
         #expect(TextNormalizer.words("Buy SPAM, now! don't") == ["buy", "spam", "now", "don't"])
         #expect(TextNormalizer.words("привет мир 42") == ["привет", "мир", "42"])
         #expect(TextNormalizer.words("  ...  ") == [])
+        #expect(TextNormalizer.words("'spam' it’s") == ["spam", "it's"], "edge apostrophes go, typographic ones read as plain")
     }
 
     @Test func squeezeJoinsLettersWrittenApartAndLeavesWordsAlone() {

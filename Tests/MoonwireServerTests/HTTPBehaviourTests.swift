@@ -95,6 +95,12 @@ import Testing
             #expect(curl.header("Content-Type") == "text/plain; charset=utf-8")
             #expect(curl.text.hasPrefix("Moonwire real-time hub"))
             #expect(curl.text.contains("GET /history?room=..."))
+            // A malformed Accept header is read as "not HTML", never a crash.
+            for accept in [";", "a,;", ",,", "text/html;;q=1"] {
+                let odd = try await live.http.request("GET", "/", headers: [("Accept", accept)])
+                #expect(odd.status == 200, "Accept: \(accept)")
+            }
+            #expect(try await live.http.request("GET", "/health").status == 200)
         }
     }
 }

@@ -374,4 +374,21 @@ private func contents(_ body: JSONValue) -> [String] {
             #expect(!live.hub.isPresent("dave", in: "general"))
         }
     }
+
+    @Test func aPollLongerThanTheSessionTimeoutLeavesAShortGraceAfterItsAnswer() async throws {
+        let clock = ManualClock()
+        try await withLiveHub({ $0.hub.pollSessionTimeout = .seconds(10) }, clock: clock) { live in
+            async let last = answered("the 12 s poll") { try await pollBody(live, "client_id=tab1&user_id=erin&timeout=12") }
+            try await live.eventually("the poll to wait") { live.hub.statistics.snapshot().pollWaiting == 1 }
+            clock.advance(by: .seconds(12))
+            _ = try await last
+            // 16 s after the poll began, past the 10 s timeout: still there, 4 s into the 5 s grace.
+            clock.advance(by: .seconds(4))
+            await live.hub.sweep()
+            #expect(live.hub.isPresent("erin", in: "general"))
+            clock.advance(by: .seconds(2))
+            await live.hub.sweep()
+            #expect(!live.hub.isPresent("erin", in: "general"))
+        }
+    }
 }

@@ -548,17 +548,20 @@ function applyReaction(name, room, event) {
   if (typeof target !== "string" || typeof emoji !== "string") return;
   if (!room.reactions.has(target)) room.reactions.set(target, new Map());
   const perEmoji = room.reactions.get(target);
-  const entry = perEmoji.get(emoji) || { countId: null, count: 0, myId: null, mine: false };
+  const entry = perEmoji.get(emoji) || { countId: null, hubCount: 0, users: new Map(), count: 0, mine: false };
   const id = event.event_id;
-  // The latest event per (target, emoji) has the count; the latest of our own says whether we reacted.
+  // Each user's latest reaction says whether they have it on; the latest event's count is the hub's
+  // tally since it started. Both can fall short (the tally restarts with the hub, the events loaded may
+  // not reach back to the first reactions): the count shown is the larger.
+  const before = entry.users.get(event.user_id);
+  if (!before || compareIds(id, before.id) > 0) entry.users.set(event.user_id, { id, on: !event.data.removed });
   if (!entry.countId || compareIds(id, entry.countId) > 0) {
     entry.countId = id;
-    entry.count = typeof event.data.count === "number" ? event.data.count : Math.max(0, entry.count + (event.data.removed ? -1 : 1));
+    if (typeof event.data.count === "number") entry.hubCount = event.data.count;
   }
-  if (event.user_id === state.me && (!entry.myId || compareIds(id, entry.myId) > 0)) {
-    entry.myId = id;
-    entry.mine = !event.data.removed;
-  }
+  const on = [...entry.users.values()].filter((user) => user.on).length;
+  entry.count = Math.max(on, entry.hubCount);
+  entry.mine = entry.users.get(state.me)?.on === true;
   perEmoji.set(emoji, entry);
   refreshMessage(name, target);
 }
@@ -745,6 +748,8 @@ async function loadOlder(name) {
     if (!state.joined.includes(name)) return;
     room.hasMore = !!answer?.has_more;
     for (const event of answer?.events || []) ingest({ ...event, room_id: event.room_id || name }, { older: true });
+    // The next page starts where the hub stopped reading, even when its filters withheld every event of this one.
+    if (answer?.next_before && (!room.oldestId || compareIds(answer.next_before, room.oldestId) < 0)) room.oldestId = answer.next_before;
   } catch (error) {
     if (error.details?.status === 404) {
       room.hasMore = false;
@@ -843,7 +848,9 @@ async function react(name, target, emoji) {
     return;
   }
   try {
-    await state.hub.publish(name, "reaction", { target, emoji });
+    // Say which way: after a hub restart its own record of who reacted is gone, the events are not.
+    const mine = roomState(name).reactions.get(target)?.get(emoji)?.mine === true;
+    await state.hub.publish(name, "reaction", { target, emoji, remove: mine });
   } catch (error) {
     showNotice(`Reaction not sent: ${error.message}`, error.code);
   }
@@ -1070,10 +1077,9 @@ function renderRooms() {
   renderTitle();
 }
 
+/** Whether a message was deleted: by its author or a moderator (the hub's edits plugin authorised it). */
 function isDeleted(room, id) {
-  const deleted = room.deletes.get(id);
-  const author = room.byId.get(id)?.event.user_id;
-  return (deleted && deleted.user === author) || room.localDeletes.has(id);
+  return room.deletes.has(id) || room.localDeletes.has(id);
 }
 
 function currentText(room, event) {

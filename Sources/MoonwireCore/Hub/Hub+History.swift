@@ -7,7 +7,7 @@ extension Hub {
     /// The caller must be present in the room (on any node).
     public func history(
         for identity: Identity, room: String, before: EventID?, limit: Int, remoteAddress: String?
-    ) async throws(HubError) -> HistoryPage {
+    ) async throws(HubError) -> ClientHistoryPage {
         guard await isPresentOnAnyNode(identity.userID, in: room) else {
             throw HubError(.notInRoom, "join room '\(room)' (open a stream or poll it) to read its history")
         }
@@ -18,8 +18,9 @@ extension Hub {
         } catch {
             throw HubError(.unavailable, "history of '\(room)' is unavailable: \(error)")
         }
+        let oldestRead = page.events.first?.id
         let reader = Connection(transport: .http, identity: identity, remoteAddress: remoteAddress, queueLimit: 0, clock: clock)
         page.events = await visible(page.events, to: reader, hooks: hooks)
-        return page
+        return ClientHistoryPage(events: page.events, hasMore: page.hasMore, nextBefore: page.hasMore ? oldestRead : nil)
     }
 }

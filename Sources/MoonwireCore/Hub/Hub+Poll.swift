@@ -89,7 +89,8 @@ extension Hub {
             // as active, so the sweep never finds the session idle with the whole poll behind it).
             let timeout = configuration.pollSessionTimeout.nanoseconds
             let grace = min(Hub.pollAnswerGrace.nanoseconds, timeout)
-            connection.markSeen(atLeast: clock.now() &- (timeout - grace))
+            let now = clock.now()
+            connection.markSeen(atLeast: now > timeout - grace ? now - (timeout - grace) : 0)
             connection.markPolled(request.rooms, delta: -1)
             connection.activePolls.subtract(1, ordering: .relaxed)
         }

@@ -33,10 +33,15 @@ public enum TextNormalizer {
         return String(scalars).precomposedStringWithCanonicalMapping
     }
 
-    /// The words of `text` once normalized: runs of letters and digits, in order.
+    /// The words of `text` once normalized: runs of letters, digits and inner apostrophes (`don't`), in order.
     public static func words(_ text: String) -> [String] {
-        tokens(normalize(text)).filter(\.isWord).map(\.text)
+        tokens(normalize(text)).filter(\.isWord).compactMap { token in
+            let word = token.text.trimmingCharacters(in: apostrophes)
+            return word.isEmpty ? nil : word
+        }
     }
+
+    private static let apostrophes = CharacterSet(charactersIn: "'")
 
     /// `text` normalized, with the separators between single letters or digits dropped (`s p a m`,
     /// `s.p.a.m`, `s-p-a-m` → `spam`): "buy s p a m" becomes "buy spam". Longer words keep their spaces.
@@ -80,7 +85,7 @@ public enum TextNormalizer {
             .decimalNumber, .letterNumber, .otherNumber, .spacingMark:
             return true
         default:
-            return scalar == "'" || scalar == "’"
+            return scalar == "'"
         }
     }
 
@@ -93,5 +98,6 @@ public enum TextNormalizer {
         0x1E9E: "ss",  // ẞ
         0x03C2: "σ",  // final sigma
         0x017F: "s",  // long s
+        0x2018: "'", 0x2019: "'", 0x02BC: "'",  // typographic apostrophes read as the plain one
     ]
 }

@@ -79,9 +79,15 @@ struct APIEndpoints: Sendable {
             requireKnownType: false)
         // Who was there to receive it live: the connections in the room, on every node (before the plugins'
         // delivery filters). Zero tells a backend that the user it wrote to will only find it in history.
-        let present = (try? await hub.clusterPresence(of: room)) ?? []
-        let recipients = present.reduce(0) { $0 + $1.connections }
-        return HTTPResponses.json(["event": .object(published.wireObject), "recipients": .int(Int64(recipients))])
+        var reply: JSONObject = ["event": .object(published.wireObject)]
+        do {
+            reply["recipients"] = .int(Int64(try await hub.clusterPresence(of: room).reduce(0) { $0 + $1.connections }))
+        } catch let error where error.code == .roomNotFound {
+            reply["recipients"] = 0
+        } catch {
+            // Presence unreadable (Redis down): say nothing rather than "nobody".
+        }
+        return HTTPResponses.json(.object(reply))
     }
 
     /// `{rooms: [...], event_type, data, user_id}` → one result per room.

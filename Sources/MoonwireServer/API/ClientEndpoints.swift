@@ -44,6 +44,7 @@ struct ClientEndpoints: Sendable {
                     "room_id": .string(room),
                     "events": .array(page.events.map { .object($0.wireObject) }),
                     "has_more": .bool(page.hasMore),
+                    "next_before": page.nextBefore.map { .string($0.description) } ?? .null,
                 ])
             }
         }

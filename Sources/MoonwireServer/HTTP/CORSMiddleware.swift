@@ -16,7 +16,7 @@ struct CORSMiddleware<Context: RequestContext>: RouterMiddleware {
         if request.method == .options, request.headers[.accessControlRequestMethod] != nil {
             var headers = HTTPFields()
             headers[.accessControlAllowOrigin] = origin
-            headers[.accessControlAllowMethods] = "GET, POST, OPTIONS"
+            headers[.accessControlAllowMethods] = "GET, POST, PUT, DELETE, OPTIONS"
             headers[.accessControlAllowHeaders] = "Content-Type, Last-Event-ID, Authorization, X-API-Key"
             headers[.accessControlMaxAge] = "600"
             headers[.vary] = "Origin"

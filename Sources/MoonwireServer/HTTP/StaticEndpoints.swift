@@ -36,6 +36,9 @@ struct StaticEndpoints: Sendable {
     /// Browsers ask for `text/html` first; curl (`*/*`) and scripts get the plain-text listing.
     static func prefersHTML(_ accept: String?) -> Bool {
         guard let accept else { return false }
-        return accept.split(separator: ",").contains { $0.split(separator: ";")[0].trimmingCharacters(in: .whitespaces) == "text/html" }
+        return accept.split(separator: ",").contains { range in
+            let mediaType = range.split(separator: ";", omittingEmptySubsequences: false).first ?? ""
+            return mediaType.trimmingCharacters(in: .whitespaces).lowercased() == "text/html"
+        }
     }
 }

@@ -21,14 +21,14 @@ import Testing
                 try await alice.wait("alice connected", timeout: .seconds(15), until: isOpen(transport))
                 try await bob.wait("alice present", until: present("alice"))
 
-                // Navigating away (the page may sit in the back/forward cache): gone well before any timeout
-                // (heartbeat 60 s, long-poll session 45 s) could have noticed.
-                try await alice.open("about:blank")
+                // Navigating away to another page of the site (the chat may sit in the back/forward cache): gone
+                // well before any timeout (heartbeat 60 s, long-poll session 45 s) could have noticed.
+                try await alice.open("\(live.baseURL)/examples/")
                 try await bob.wait("alice gone after navigating away", timeout: .seconds(10), until: "!(\(present("alice")))")
 
-                // Back, then signing out: gone again.
-                try await alice.open("\(live.baseURL)/examples/chat/?user=alice&transport=\(transport)")
-                try await alice.wait("alice back", timeout: .seconds(15), until: isOpen(transport))
+                // Back (from the cache, or loaded again): present again. Then signing out: gone again.
+                try await alice.run("history.back();")
+                try await alice.wait("alice back", timeout: .seconds(15), until: "location.pathname === '/examples/chat/' && (\(isOpen(transport)))")
                 try await bob.wait("alice present again", until: present("alice"))
                 try await alice.run("document.querySelector('#signout').click();")
                 try await bob.wait("alice gone after signing out", timeout: .seconds(10), until: "!(\(present("alice")))")
@@ -79,7 +79,9 @@ import Testing
     }
 
     @Test func anOfflineChatSaysSoAndSendsWhatWasTypedOnceOnReconnect() async throws {
-        try await withRestartableHub(try exampleConfiguration("chat")) { hub in
+        let configuration = try exampleConfiguration("chat")
+        defer { removeExampleHistory(configuration) }
+        try await withRestartableHub(configuration) { hub in
             try await withBrowser { driver in
                 let (alice, bob) = try await openPair(driver, hub.baseURL)
                 try await alice.wait("bob present", until: present("bob"))

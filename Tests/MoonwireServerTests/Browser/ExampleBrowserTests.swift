@@ -88,7 +88,7 @@ import Testing
                 let memory = try await page.wait(
                     "memory shown", until: "Number(document.querySelector('[data-metric=\"memory.rss\"]')?.textContent) > 0 && document.querySelector('[data-metric=\"memory.rss\"]').textContent")
                 #expect(memory.stringValue != nil)
-                try await page.wait("publish latency shown", until: "Number(document.querySelector('[data-metric=\"latency.p99\"]')?.textContent) >= 0 && document.querySelector('#card-latency')?.dataset.available === 'true'")
+                try await page.wait("publish latency shown", until: "/^[0-9.]+$/.test(document.querySelector('[data-metric=\"latency.p99\"]')?.textContent.trim() || '') && document.querySelector('#card-latency')?.dataset.available === 'true'")
                 await alice.close()
                 await page.close()
             }

@@ -28,6 +28,13 @@ func exampleConfiguration(_ name: String) throws -> ServerConfiguration {
     return configuration
 }
 
+/// Deletes the history file `exampleConfiguration` made for a test hub, if it made one.
+func removeExampleHistory(_ configuration: ServerConfiguration) {
+    guard configuration.brokerURL.hasPrefix("sqlite:"), configuration.brokerURL.contains("moonwire-example-") else { return }
+    let path = String(configuration.brokerURL.dropFirst("sqlite:".count))
+    for file in [path, path + "-wal", path + "-shm"] { try? FileManager.default.removeItem(atPath: file) }
+}
+
 /// Runs `body` against a hub started with an example's own configuration (`exampleConfiguration`).
 func withExampleHub(_ name: String, _ adjust: (inout ServerConfiguration) -> Void = { _ in }, _ body: (LiveHub) async throws -> Void)
     async throws
@@ -55,6 +62,7 @@ func withExampleHub(_ name: String, _ adjust: (inout ServerConfiguration) -> Voi
         }
         await group.triggerGracefulShutdown()
         try await tasks.waitForAll()
+        removeExampleHistory(configuration)
         if let failure { throw failure }
     }
 }
