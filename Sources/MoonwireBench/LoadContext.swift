@@ -59,6 +59,7 @@ final class LoadContext: @unchecked Sendable {
             merged.duplicates += snapshot.duplicates
             merged.errors.merge(snapshot.errors)
             merged.lastReceiptMicros = max(merged.lastReceiptMicros, snapshot.lastReceiptMicros)
+            merged.pollAnswers += snapshot.pollAnswers
         }
         return merged
     }

@@ -109,6 +109,7 @@ final class LongPollSubscriber: ChannelInboundHandler, @unchecked Sendable {
             }
         case .end:
             polls += 1
+            recorder.countPollAnswer()
             handleAnswer()
             body = nil
             if status == 200 || status == 304 || status == 408 {

@@ -161,6 +161,15 @@ struct PublishPhase {
         result.latency = LatencySummary(snapshot.histogram)
         result.hub = hub
         result.clientCPUPercent = client?.cpuPercent
+        // What the server spent per delivery and per long-poll answer (its CPU over the measured phase).
+        if let hub, result.durationSeconds > 0 {
+            let cpuMicros = hub.cpuPercent / 100 * result.durationSeconds * 1e6
+            if snapshot.received > 0 { result.extra["hub_cpu_us_per_delivery"] = cpuMicros / Double(snapshot.received) }
+            if snapshot.pollAnswers > 0 {
+                result.extra["poll_answers"] = Double(snapshot.pollAnswers)
+                result.extra["hub_cpu_us_per_poll"] = cpuMicros / Double(snapshot.pollAnswers)
+            }
+        }
         result.errors = snapshot.errors
         if pool.readyCount < pool.states.count {
             result.notes.append("\(pool.states.count - pool.readyCount) of \(pool.states.count) subscribers never got ready")

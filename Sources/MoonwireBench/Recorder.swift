@@ -13,6 +13,8 @@ final class Recorder: @unchecked Sendable {
     private(set) var errors = ErrorTally()
     /// Realtime (µs) of the latest first delivery.
     private(set) var lastReceiptMicros: UInt64 = 0
+    /// Long-poll answers received (every answer, with or without events).
+    private(set) var pollAnswers = 0
     /// First deliveries, readable from any thread.
     let progress = Atomic<Int>(0)
     /// Connections of this loop that ended while they should have stayed open.
@@ -42,6 +44,11 @@ final class Recorder: @unchecked Sendable {
         }
     }
 
+    /// Counts one long-poll answer.
+    func countPollAnswer() {
+        pollAnswers += 1
+    }
+
     func error(_ kind: String, _ message: @autoclosure () -> String = "") {
         errors.add(kind, message())
     }
@@ -53,6 +60,7 @@ final class Recorder: @unchecked Sendable {
         duplicates = 0
         errors = ErrorTally()
         lastReceiptMicros = 0
+        pollAnswers = 0
         progress.store(0, ordering: .relaxed)
     }
 
@@ -62,10 +70,13 @@ final class Recorder: @unchecked Sendable {
         var duplicates: Int
         var errors: ErrorTally
         var lastReceiptMicros: UInt64
+        var pollAnswers = 0
     }
 
     func snapshot() -> Snapshot {
-        Snapshot(histogram: histogram, received: received, duplicates: duplicates, errors: errors, lastReceiptMicros: lastReceiptMicros)
+        Snapshot(
+            histogram: histogram, received: received, duplicates: duplicates, errors: errors, lastReceiptMicros: lastReceiptMicros,
+            pollAnswers: pollAnswers)
     }
 }
 

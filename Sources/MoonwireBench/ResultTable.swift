@@ -56,7 +56,8 @@ public enum ResultTable {
             "MW delivered/s", "NC delivered/s", "ratio",
             "MW p99 ms", "NC p99 ms", "ratio",
             "MW p50 ms", "NC p50 ms",
-            "MW CPU%", "NC CPU%", "MW RSS MB", "NC RSS MB", "client CPU% MW/NC",
+            "MW CPU%", "NC CPU%", "MW µs/dlv", "NC µs/dlv", "ratio", "MW µs/poll", "NC µs/poll", "ratio",
+            "MW RSS MB", "NC RSS MB", "client CPU% MW/NC",
             "MW missing", "NC missing", "MW dup", "NC dup",
         ]]
         var seen: [String] = []
@@ -83,6 +84,10 @@ public enum ResultTable {
                 nc.map { millis($0.latency.p50, $0.latency.count) } ?? "-",
                 mw?.hub.map { String(format: "%.0f", $0.cpuPercent) } ?? "-",
                 nc?.hub.map { String(format: "%.0f", $0.cpuPercent) } ?? "-",
+                micros(mw?.extra["hub_cpu_us_per_delivery"]), micros(nc?.extra["hub_cpu_us_per_delivery"]),
+                ratio(mw?.extra["hub_cpu_us_per_delivery"], nc?.extra["hub_cpu_us_per_delivery"]),
+                micros(mw?.extra["hub_cpu_us_per_poll"]), micros(nc?.extra["hub_cpu_us_per_poll"]),
+                ratio(mw?.extra["hub_cpu_us_per_poll"], nc?.extra["hub_cpu_us_per_poll"]),
                 mw?.hub.map { String(format: "%.0f", Double($0.rssPeakBytes) / 1_048_576) } ?? "-",
                 nc?.hub.map { String(format: "%.0f", Double($0.rssPeakBytes) / 1_048_576) } ?? "-",
                 (mw?.clientCPUPercent.map { String(format: "%.0f", $0) } ?? "-") + "/" + (nc?.clientCPUPercent.map { String(format: "%.0f", $0) } ?? "-"),
@@ -93,12 +98,18 @@ public enum ResultTable {
             ])
         }
         return format(rows, rightAligned: Set(1..<rows[0].count).subtracting([3]))
-            + "ratio: Moonwire / Nchan (delivered/s: above 1 is better for Moonwire; p99: below 1 is better for Moonwire).\n"
+            + "ratio: Moonwire / Nchan (delivered/s: above 1 is better for Moonwire; p99 and server CPU µs per delivery or per\n"
+            + "long-poll answer: below 1 is better for Moonwire).\n"
     }
 
     static func mode(_ result: BenchResult) -> String {
         if result.mode == "rate", let rate = result.targetRate { return "rate \(number(rate))/s" }
         return result.mode
+    }
+
+    /// Microseconds, one decimal; "-" when not measured.
+    static func micros(_ value: Double?) -> String {
+        value.map { String(format: "%.1f", $0) } ?? "-"
     }
 
     static func ratio(_ a: Double?, _ b: Double?) -> String {

@@ -25,6 +25,14 @@ import Testing
         #expect(UserIDSkeleton.skeleton("раура") == "paypa")
     }
 
+    @Test func asciiIdsTakeTheSameRulesWithoutUnicodeTables() {
+        #expect(UserIDSkeleton.skeleton("Ali Ce\t") == "alice")
+        #expect(UserIDSkeleton.skeleton("ba rn") == "bam")
+        #expect(UserIDSkeleton.skeleton("rrnn") == "rmn")
+        #expect(UserIDSkeleton.skeleton("a\u{7F}b\u{1}c") == "abc")
+        #expect(UserIDSkeleton.skeleton("user-42_x.y@z") == "user-42_x.y@z")
+    }
+
     @Test func aPluginIdentityIsCheckedToo() async throws {
         struct Impersonating: HubHooks {
             func authenticate(_ request: ConnectRequest) async -> AuthDecision { .allow(Identity(userID: "Ѕystem")) }

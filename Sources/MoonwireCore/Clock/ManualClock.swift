@@ -14,9 +14,15 @@ public final class ManualClock: HubClock {
         let continuation: CheckedContinuation<Void, any Error>
     }
 
+    private struct Timer {
+        let deadline: UInt64
+        let action: @Sendable () -> Void
+    }
+
     private struct State {
         var now: UInt64
         var sleepers: [Int: Sleeper] = [:]
+        var timers: [Int: Timer] = [:]
         /// Sleeps that have begun but not yet registered, and those of them cancelled meanwhile.
         var starting: Set<Int> = []
         var cancelled: Set<Int> = []
@@ -74,16 +80,45 @@ public final class ManualClock: HubClock {
         }
     }
 
-    /// Moves the clock forward and wakes every sleeper whose deadline has come, earliest first.
+    public func schedule(at deadline: UInt64, _ action: @escaping @Sendable () -> Void) -> any HubTimer {
+        let id = state.withLock { state -> Int? in
+            guard deadline > state.now else { return nil }
+            defer { state.nextID += 1 }
+            state.timers[state.nextID] = Timer(deadline: deadline, action: action)
+            return state.nextID
+        }
+        guard let id else {
+            action()
+            return ManualTimer(clock: nil, id: 0)
+        }
+        return ManualTimer(clock: self, id: id)
+    }
+
+    fileprivate func cancelTimer(_ id: Int) {
+        _ = state.withLock { $0.timers.removeValue(forKey: id) }
+    }
+
+    /// Moves the clock forward and wakes every sleeper and runs every timer whose deadline has come,
+    /// earliest first.
     public func advance(by duration: Duration) {
-        let due = state.withLock { state -> [Sleeper] in
+        let (due, timers) = state.withLock { state -> ([Sleeper], [Timer]) in
             let (next, overflow) = state.now.addingReportingOverflow(duration.nanoseconds)
             state.now = overflow ? .max : next
             let now = state.now
             let due = state.sleepers.filter { $0.value.deadline <= now }
             for id in due.keys { state.sleepers.removeValue(forKey: id) }
-            return due.values.sorted { $0.deadline < $1.deadline }
+            let timers = state.timers.filter { $0.value.deadline <= now }
+            for id in timers.keys { state.timers.removeValue(forKey: id) }
+            return (due.values.sorted { $0.deadline < $1.deadline }, timers.values.sorted { $0.deadline < $1.deadline })
         }
         for sleeper in due { sleeper.continuation.resume() }
+        for timer in timers { timer.action() }
     }
+}
+
+/// A timer on a `ManualClock`.
+private struct ManualTimer: HubTimer {
+    weak let clock: ManualClock?
+    let id: Int
+    func cancel() { clock?.cancelTimer(id) }
 }

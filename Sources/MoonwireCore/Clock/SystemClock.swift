@@ -1,4 +1,6 @@
-/// The real monotonic clock (`CLOCK_MONOTONIC`), and `Task.sleep`.
+import Dispatch
+
+/// The real monotonic clock (`CLOCK_MONOTONIC`), `Task.sleep`, and Dispatch timers.
 public struct SystemClock: HubClock {
     public init() {}
 
@@ -13,4 +15,19 @@ public struct SystemClock: HubClock {
         guard deadline > now else { return try Task.checkCancellation() }
         try await Task.sleep(for: .nanoseconds(Int64(clamping: deadline - now)))
     }
+
+    public func schedule(at deadline: UInt64, _ action: @escaping @Sendable () -> Void) -> any HubTimer {
+        let item = DispatchWorkItem(block: action)
+        let now = now()
+        let delay = deadline > now ? deadline - now : 0
+        DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(clamping: delay)), execute: item)
+        return DispatchTimer(item: item)
+    }
+}
+
+/// A Dispatch work item waiting for its time.
+private struct DispatchTimer: HubTimer, @unchecked Sendable {
+    // DispatchWorkItem is thread-safe; it is not marked Sendable on every platform.
+    let item: DispatchWorkItem
+    func cancel() { item.cancel() }
 }

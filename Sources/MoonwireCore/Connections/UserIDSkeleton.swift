@@ -18,6 +18,7 @@ public enum UserIDSkeleton {
 
     /// The skeleton of `text`.
     public static func skeleton(_ text: String) -> String {
+        if let ascii = asciiSkeleton(text) { return ascii }
         var scalars = String.UnicodeScalarView()
         for scalar in text.decomposedStringWithCompatibilityMapping.unicodeScalars {
             let properties = scalar.properties
@@ -35,6 +36,25 @@ public enum UserIDSkeleton {
         var result = String(scalars)
         while let range = result.range(of: "rn") { result.replaceSubrange(range, with: "m") }
         return result
+    }
+
+    /// The skeleton of an ASCII-only `text` (most ids, checked on every poll), without Unicode tables: ASCII
+    /// has no compatibility forms, marks or look-alikes, so it is white space and controls removed,
+    /// lowercase, `rn` read as `m`. `nil` when `text` is not ASCII.
+    private static func asciiSkeleton(_ text: String) -> String? {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count)
+        for byte in text.utf8 {
+            guard byte < 0x80 else { return nil }
+            if byte <= 0x20 || byte == 0x7F { continue }  // white space and controls
+            let lower = (0x41...0x5A).contains(byte) ? byte + 0x20 : byte
+            if lower == UInt8(ascii: "n"), bytes.last == UInt8(ascii: "r") {
+                bytes[bytes.count - 1] = UInt8(ascii: "m")
+            } else {
+                bytes.append(lower)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Letters of other scripts that look like a Latin letter (upper and lower case listed apart where

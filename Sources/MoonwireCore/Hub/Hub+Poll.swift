@@ -29,6 +29,8 @@ public struct PollResult: Sendable {
     public var hasMore: Bool
     /// Rooms where events after the client's cursor are no longer retained.
     public var gaps: [Event]
+    /// Each of `messages` as a long-poll message in JSON (`Event.pollMessage`), in the same order.
+    public var encodedMessages: [[UInt8]]
 }
 
 extension Hub {
@@ -212,6 +214,10 @@ extension Hub {
         }
         let hooks = self.hooks
         let messages = await visible(taken, to: request.connection, hooks: hooks)
-        return PollResult(messages: messages, cursor: cursor.encoded(for: request.rooms), hasMore: hasMore, gaps: gaps)
+        // Events as stored encode the same for every poll that reads them; a filtered copy is its reader's own.
+        let encoded = hooks.filtersDelivery
+            ? messages.map { JSONWriter.bytes(.object($0.pollMessage)) } : messages.map { pollMessages.bytes(for: $0) }
+        return PollResult(
+            messages: messages, cursor: cursor.encoded(for: request.rooms), hasMore: hasMore, gaps: gaps, encodedMessages: encoded)
     }
 }

@@ -21,6 +21,7 @@ public final class Hub: Sendable {
     let hooksBox: Mutex<any HubHooks>
     let registry = Mutex(HubRegistry())
     let lifecycle = Mutex(Lifecycle.running)
+    let pollMessages = PollMessageCache()
 
     enum Lifecycle {
         case running

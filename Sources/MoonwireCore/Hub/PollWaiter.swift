@@ -16,26 +16,22 @@ final class PollWaiter: Sendable {
 
     var hasFired: Bool { state.withLock { $0.fired } }
 
-    /// Waits until `fire()` or until `clock` reads `deadline`.
+    /// Waits until `fire()`, until `clock` reads `deadline`, or until the task is cancelled: one
+    /// continuation and one clock timer, no task of its own.
     func wait(until deadline: UInt64, clock: any HubClock) async {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                await withCheckedContinuation { continuation in
-                    let already = self.state.withLock { state -> Bool in
-                        if state.fired { return true }
-                        state.continuation = continuation
-                        return false
-                    }
-                    if already { continuation.resume() }
+        let timer = clock.schedule(at: deadline) { [self] in fire() }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let already = state.withLock { state -> Bool in
+                    if state.fired { return true }
+                    state.continuation = continuation
+                    return false
                 }
+                if already { continuation.resume() }
             }
-            group.addTask {
-                try? await clock.sleep(until: deadline)
-                self.fire()
-            }
-            await group.next()
-            self.fire()
-            group.cancelAll()
+        } onCancel: {
+            fire()
         }
+        timer.cancel()
     }
 }

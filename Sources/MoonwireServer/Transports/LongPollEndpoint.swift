@@ -58,15 +58,30 @@ struct LongPollEndpoint: Sendable {
         // Not wrapped in consumeWithCancellationOnInboundClose: that closes the connection after the answer,
         // and long-poll clients reuse keep-alive connections. A poll whose client went away ends at its timeout.
         let result = try await hub.poll(pollRequest)
-        var body: JSONObject = [
-            "messages": .array(result.messages.map { .object($0.pollMessage) }),
-            "last_message_id": .string(result.cursor),
-            "has_more": .bool(result.hasMore),
-            "user_id": .string(identity.userID),
-        ]
-        if !result.gaps.isEmpty {
-            body["gaps"] = .array(result.gaps.map { .object($0.wireObject) })
+        return HTTPResponses.json(bytes: Self.answer(result, userID: identity.userID))
+    }
+
+    /// `{"messages":[…],"last_message_id":…,"has_more":…,"user_id":…[,"gaps":[…]]}`, with the messages
+    /// already encoded (once per event for every poll that reads it).
+    static func answer(_ result: PollResult, userID: String) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(96 + result.encodedMessages.reduce(0) { $0 + $1.count + 1 })
+        out.append(contentsOf: #"{"messages":["#.utf8)
+        for (index, message) in result.encodedMessages.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: message)
         }
-        return HTTPResponses.json(.object(body))
+        out.append(contentsOf: #"],"last_message_id":"#.utf8)
+        JSONWriter.writeString(result.cursor, into: &out)
+        out.append(contentsOf: #","has_more":"#.utf8)
+        out.append(contentsOf: (result.hasMore ? "true" : "false").utf8)
+        out.append(contentsOf: #","user_id":"#.utf8)
+        JSONWriter.writeString(userID, into: &out)
+        if !result.gaps.isEmpty {
+            out.append(contentsOf: #","gaps":"#.utf8)
+            JSONWriter.write(.array(result.gaps.map { .object($0.wireObject) }), into: &out)
+        }
+        out.append(UInt8(ascii: "}"))
+        return out
     }
 }

@@ -104,7 +104,15 @@ import Testing
                 try await page.open("\(restartable.baseURL)/examples/dashboard/")
                 try await page.wait("live", timeout: .seconds(15), until: "document.querySelector('#status')?.dataset.state === 'open' && Number(document.querySelector('#samples')?.dataset.count) >= 2")
                 #expect(try await page.run("return document.querySelector('#offline').hidden;") == true)
+                // The longest names the hub allows, in the event log and the rooms table of a phone.
+                let user = ChatExampleBrowserTests.longUser, room = ChatExampleBrowserTests.longRoom
+                let probe = try await restartable.live.connect(user, extra: ["rooms": [.string(room)]])
+                _ = try await restartable.live.publish(room, ["message": "hi"], user: user)
+                try await page.wait("the long room in the log and the table", until: "document.querySelector('#rooms-table tbody tr[data-room=\"\(room)\"]') && [...document.querySelectorAll('#event-log li')].some(li => li.textContent.includes('\(user)'))")
+                let overflow = try await page.run(ChatExampleBrowserTests.overflowReport)
+                #expect(overflow == [], "elements wider than the 375 px viewport: \(overflow)")
                 #expect(try await page.run("return document.documentElement.scrollWidth <= innerWidth;") == true, "no sideways scrolling on a phone")
+                await probe.close()
                 try await restartable.stop()
                 try await page.wait("the offline banner", until: "!document.querySelector('#offline').hidden && document.querySelector('main#main').dataset.stale === 'true'")
                 // The countdown moves.
