@@ -525,7 +525,10 @@ export class Moonwire {
           const failure = queueFailure(error);
           if (failure === "unknown") {
             item.state = "unknown";
-            this.drop(transport, error); // reconnect; the resume replay tells whether it was stored
+            // Reconnect; the resume replay (from before this publish) tells whether it was stored. An HTTP
+            // publish can fail after its stream was already replaced: that newer stream resumed from a later
+            // position, so it is replaced too.
+            this.drop(this.active ?? transport, error);
             return;
           }
           if (failure === "retry") {
