@@ -39,33 +39,10 @@ enum HubModule {
             }),
             ("send", { call throws(LuaCallError) in
                 let user = try call.string(1)
-                let type = try call.string(2)
-                let data = call.isNil(3) ? JSONValue.object([:]) : try call.json(3)
-                guard EventType.isValidName(type), !EventType.hubOnly.contains(EventType(type)) else {
-                    throw LuaCallError("hub.send: invalid event type '\(type)'")
-                }
-                guard let hub = context.host.hub else { return [.int(0)] }
-                let event = Event(type: EventType(type), userID: Event.systemUser, roomID: nil, data: data)
-                let encoded = EncodedEvent(event)
-                var sent = 0
-                for connection in hub.connections(ofUser: user) where connection.transport != .longPoll {
-                    if context.version.isShadow || connection.enqueue(.event(encoded)) { sent += 1 }
-                }
-                return [.int(Int64(sent))]
+                return try sendDirect("hub.send", call, typeAt: 2, context) { $0.connections(ofUser: user) }
             }),
             ("broadcast", { call throws(LuaCallError) in
-                let type = try call.string(1)
-                let data = call.isNil(2) ? JSONValue.object([:]) : try call.json(2)
-                guard EventType.isValidName(type), !EventType.hubOnly.contains(EventType(type)) else {
-                    throw LuaCallError("hub.broadcast: invalid event type '\(type)'")
-                }
-                guard let hub = context.host.hub else { return [.int(0)] }
-                let encoded = EncodedEvent(Event(type: EventType(type), userID: Event.systemUser, roomID: nil, data: data))
-                var sent = 0
-                for connection in hub.connections where connection.transport != .longPoll {
-                    if context.version.isShadow || connection.enqueue(.event(encoded)) { sent += 1 }
-                }
-                return [.int(Int64(sent))]
+                try sendDirect("hub.broadcast", call, typeAt: 1, context) { $0.connections }
             }),
             ("kick", { call throws(LuaCallError) in
                 let user = try call.string(1)
@@ -77,6 +54,26 @@ enum HubModule {
                 return [.int(Int64(count))]
             }),
         ]
+    }
+
+    /// `hub.send` and `hub.broadcast`: a room-less event from `system` (type at `typeAt`, data after it)
+    /// queued now on each of `recipients` except long-poll sessions, which only read room history. A shadow
+    /// version queues nothing. Returns how many connections it reached.
+    private static func sendDirect(
+        _ name: String, _ call: LuaCall, typeAt index: Int, _ context: PluginStateContext, to recipients: (Hub) -> [Connection]
+    ) throws(LuaCallError) -> [LuaValue] {
+        let type = try call.string(index)
+        let data = call.isNil(index + 1) ? JSONValue.object([:]) : try call.json(index + 1)
+        guard EventType.isValidName(type), !EventType.hubOnly.contains(EventType(type)) else {
+            throw LuaCallError("\(name): invalid event type '\(type)'")
+        }
+        guard let hub = context.host.hub else { return [.int(0)] }
+        let encoded = EncodedEvent(Event(type: EventType(type), userID: Event.systemUser, roomID: nil, data: data))
+        var sent = 0
+        for connection in recipients(hub) where connection.transport != .longPoll {
+            if context.version.isShadow || connection.enqueue(.event(encoded)) { sent += 1 }
+        }
+        return [.int(Int64(sent))]
     }
 
     // MARK: Queries

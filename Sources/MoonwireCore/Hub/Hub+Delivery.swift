@@ -58,12 +58,9 @@ extension Hub {
             return nil
         }
         if backlogFull { shedBacklog(of: room) }
-        guard let subscribers, !subscribers.isEmpty else {
-            recordLatency(of: event)
-            return
-        }
+        defer { recordLatency(of: event) }
+        guard let subscribers, !subscribers.isEmpty else { return }
         let waiting = deliverNow(event, to: subscribers, room: roomID)
-        recordLatency(of: event)
         guard !waiting.isEmpty else { return }
         let limit = configuration.deliveryBacklogLimit
         room.state.withLock { $0.deliveryBacklog = DeliveryBacklog(limit: limit) }
