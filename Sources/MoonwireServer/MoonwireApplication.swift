@@ -149,7 +149,8 @@ public struct MoonwireApplication: Sendable {
         }
         let transports = Set(configuration.transports)
         if transports.contains("sse") { SSEEndpoint(hub: hub, configuration: configuration).register(on: router) }
-        if transports.contains("longpoll") { LongPollEndpoint(hub: hub, configuration: configuration).register(on: router) }
+        let longPoll = transports.contains("longpoll") ? LongPollEndpoint(hub: hub, configuration: configuration) : nil
+        longPoll?.register(on: router)
         ClientEndpoints(hub: hub, configuration: configuration).register(on: router)
         ClientLibraryEndpoint().register(on: router)
         PublishEndpoints(hub: hub, configuration: configuration, apiKey: apiKey).register(on: router)
@@ -177,7 +178,8 @@ public struct MoonwireApplication: Sendable {
                         maxFrameSize: webSocket.hardFrameLimit,
                         autoPing: .enabled(timePeriod: configuration.webSocketPingInterval),
                         validateUTF8: true)),
-                guardSettings: guardSettings, gate: gate),
+                guardSettings: guardSettings, gate: gate,
+                transports: longPoll.map { TransportRouter.Endpoints(longPoll: $0, cors: cors) }),
             configuration: ApplicationConfiguration(
                 address: .hostname(configuration.host, port: configuration.port),
                 serverName: "Moonwire",
@@ -206,13 +208,13 @@ public struct MoonwireApplication: Sendable {
     /// the open-connection limit; see `HTTPConnectionGuard`).
     static func serverBuilder(
         webSocketRouter: Router<MoonwireRequestContext>, configuration: HTTP1WebSocketUpgradeChannel.Configuration,
-        guardSettings: HTTPConnectionGuard.Settings, gate: ConnectionGate
+        guardSettings: HTTPConnectionGuard.Settings, gate: ConnectionGate, transports: TransportRouter.Endpoints?
     ) -> HTTPServerBuilder {
         let webSocketResponder = webSocketRouter.buildResponder()
         return HTTPServerBuilder { responder in
             GuardedChildChannel(
                 inner: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: configuration),
-                settings: guardSettings, gate: gate)
+                settings: guardSettings, gate: gate, transports: transports)
         }
     }
 

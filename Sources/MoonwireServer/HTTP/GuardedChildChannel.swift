@@ -5,20 +5,29 @@ import NIOHTTP1
 
 /// Wraps the server's child channel (HTTP/1 with WebSocket upgrades) to put an `HTTPConnectionGuard` right
 /// after the HTTP decoder of every connection, refusing the connection at once when the `ConnectionGate`
-/// says the hub holds too many.
+/// says the hub holds too many; then, when some transport is served natively, NIO's pipelining handler and
+/// the `TransportRouter`, ahead of Hummingbird's handlers.
 struct GuardedChildChannel<Inner: ServerChildChannel>: ServerChildChannel {
     typealias Value = Inner.Value
     let inner: Inner
     let settings: HTTPConnectionGuard.Settings
     let gate: ConnectionGate
+    let transports: TransportRouter.Endpoints?
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         let settings = settings
         let refusal = gate.refusal()
+        let transports = transports
         return inner.setup(channel: channel, logger: logger).flatMapThrowing { value in
             let pipeline = channel.pipeline.syncOperations
             let decoder = try pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
-            try pipeline.addHandler(HTTPConnectionGuard(settings: settings, refusal: refusal), position: .after(decoder))
+            let connectionGuard = HTTPConnectionGuard(settings: settings, refusal: refusal)
+            try pipeline.addHandler(connectionGuard, position: .after(decoder))
+            if let transports {
+                let pipelining = HTTPServerPipelineHandler()
+                try pipeline.addHandler(pipelining, position: .after(connectionGuard))
+                try pipeline.addHandler(TransportRouter(endpoints: transports), position: .after(pipelining))
+            }
             return value
         }
     }

@@ -25,8 +25,11 @@ extension Request {
     var bearerToken: String? { authorizationBearer ?? query("token") }
 
     /// The token of an `Authorization: Bearer …` header.
-    var authorizationBearer: String? {
-        guard let authorization = headers[.authorization], authorization.lowercased().hasPrefix("bearer ") else { return nil }
+    var authorizationBearer: String? { Self.bearer(fromAuthorization: headers[.authorization]) }
+
+    /// The token of an `Authorization: Bearer …` header's value.
+    static func bearer(fromAuthorization authorization: String?) -> String? {
+        guard let authorization, authorization.lowercased().hasPrefix("bearer ") else { return nil }
         return String(authorization.dropFirst(7)).trimming(" ")
     }
 

@@ -1,4 +1,5 @@
 import Hummingbird
+import HummingbirdCore
 
 /// A request's query string, parsed once: the values by name (the last of a repeated name) and the rooms
 /// named by `rooms=a,b` and/or `room=a&room=b`. Long-polls parse one per request, so it is worth keeping.
@@ -11,6 +12,11 @@ struct RequestQuery: Sendable {
     let rooms: [String]?
 
     init(_ request: Request) {
+        self.init(uri: request.uri)
+    }
+
+    /// The query of a request target (`/poll?rooms=a,b&…`).
+    init(uri: URI) {
         var values: [String: String] = [:]
         var firstValues: [String: String] = [:]
         var rooms: [String] = []
@@ -19,7 +25,7 @@ struct RequestQuery: Sendable {
             if !room.isEmpty, seen.insert(room).inserted { rooms.append(room) }
         }
         // Named `rooms` first (each name trimmed), then `room` (as given), as clients have always been answered.
-        let parameters = request.uri.queryParameters
+        let parameters = uri.queryParameters
         for (key, value) in parameters {
             let name = String(key)
             let text = String(value)
@@ -39,5 +45,10 @@ struct RequestQuery: Sendable {
     /// A bearer token from `Authorization`, else the `token` parameter.
     func bearerToken(_ request: Request) -> String? {
         request.authorizationBearer ?? firstValues["token"]
+    }
+
+    /// A bearer token from an `Authorization` header's value, else the `token` parameter.
+    func bearerToken(authorization: String?) -> String? {
+        Request.bearer(fromAuthorization: authorization) ?? firstValues["token"]
     }
 }

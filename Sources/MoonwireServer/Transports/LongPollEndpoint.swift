@@ -7,8 +7,15 @@ struct LongPollEndpoint: Sendable {
     let configuration: ServerConfiguration
 
     func register(on router: Router<MoonwireRequestContext>) {
+        // Connections that the `TransportRouter` serves never reach this route; those it stepped aside for do.
         router.get("/poll") { request, context in
-            await respond { () throws(HubError) in try await poll(request, context: context) }
+            await respond { () throws(HubError) in
+                let query = RequestQuery(request)
+                let answer = try await poll(
+                    query: query, headers: request.headerDictionary, token: query.bearerToken(request),
+                    remoteAddress: context.remoteAddress)
+                return HTTPResponses.json(bytes: answer)
+            }
         }
         router.delete("/poll") { request, context in
             await respond { () throws(HubError) in try await endSession(request, context: context) }
@@ -21,23 +28,28 @@ struct LongPollEndpoint: Sendable {
         guard let clientID = query["client_id"], !clientID.isEmpty else {
             throw HubError(.missingField, "missing query parameter 'client_id'")
         }
-        let identity = try await authenticate(request, query: query, claimed: query["user_id"] ?? clientID, context: context)
+        let identity = try await authenticate(
+            query: query, headers: request.headerDictionary, token: query.bearerToken(request),
+            remoteAddress: context.remoteAddress, claimed: query["user_id"] ?? clientID)
         let ended = await hub.endPollSession(clientID: clientID, userID: identity.userID)
         return HTTPResponses.json(["ended": .bool(ended)])
     }
 
     private func authenticate(
-        _ request: Request, query: RequestQuery, claimed: String, context: MoonwireRequestContext
+        query: RequestQuery, headers: [String: String], token: String?, remoteAddress: String?, claimed: String
     ) async throws(HubError) -> Identity {
         try await hub.authenticate(
             ConnectRequest(
-                transport: .longPoll, remoteAddress: context.remoteAddress, headers: request.headerDictionary,
-                query: query.values, claimedUserID: claimed, token: query.bearerToken(request))
+                transport: .longPoll, remoteAddress: remoteAddress, headers: headers,
+                query: query.values, claimedUserID: claimed, token: token)
         ).get()
     }
 
-    private func poll(_ request: Request, context: MoonwireRequestContext) async throws(HubError) -> Response {
-        let query = RequestQuery(request)
+    /// Answers one `GET /poll`, whichever HTTP path brought it: the answer's JSON.
+    /// - Parameters:
+    ///   - headers: the request's headers, names in lower case (as plugins see them).
+    ///   - token: a bearer token from `Authorization`, else the `token` parameter.
+    func poll(query: RequestQuery, headers: [String: String], token: String?, remoteAddress: String?) async throws(HubError) -> [UInt8] {
         let rooms = query.rooms ?? [hub.defaultRoom]
         var timeout = configuration.hub.pollDefaultTimeout
         if let text = query["timeout"] {
@@ -52,13 +64,12 @@ struct LongPollEndpoint: Sendable {
 
         let clientID = query["client_id"]
         let claimed = query["user_id"] ?? clientID ?? "anonymous"
-        let identity = try await authenticate(request, query: query, claimed: claimed, context: context)
-        let session = try hub.pollSession(clientID: clientID, identity: identity, remoteAddress: context.remoteAddress)
+        let identity = try await authenticate(
+            query: query, headers: headers, token: token, remoteAddress: remoteAddress, claimed: claimed)
+        let session = try hub.pollSession(clientID: clientID, identity: identity, remoteAddress: remoteAddress)
         let pollRequest = PollRequest(connection: session, rooms: rooms, cursor: cursor, timeout: timeout, unknownCursor: unknown)
-        // Not wrapped in consumeWithCancellationOnInboundClose: that closes the connection after the answer,
-        // and long-poll clients reuse keep-alive connections. A poll whose client went away ends at its timeout.
         let result = try await hub.poll(pollRequest)
-        return HTTPResponses.json(bytes: Self.answer(result, userID: identity.userID))
+        return Self.answer(result, userID: identity.userID)
     }
 
     /// `{"messages":[…],"last_message_id":…,"has_more":…,"user_id":…[,"gaps":[…]]}`, with the messages
