@@ -1,4 +1,3 @@
-import HummingbirdCore
 import MoonwireCore
 import NIOCore
 import NIOHTTP1
@@ -39,6 +38,8 @@ final class TransportRouter: ChannelInboundHandler, RemovableChannelHandler {
     private var context: ChannelHandlerContext?
     /// The work of the native request being answered; cancelled when the client goes away.
     private var work: Task<Void, Never>?
+    /// Runs that work on this connection's event loop.
+    private var executor: EventLoopTaskExecutor?
 
     init(endpoints: Endpoints) {
         self.endpoints = endpoints
@@ -116,7 +117,7 @@ final class TransportRouter: ChannelInboundHandler, RemovableChannelHandler {
             respond(head, .failure(HubError(.originNotAllowed, "origin '\(refused)' is not in server.allowed_origins")), allowOrigin: false)
             return
         }
-        let query = RequestQuery(uri: URI(head.uri))
+        let query = RequestQuery(target: head.uri)
         var headers: [String: String] = [:]
         for (name, value) in head.headers {
             let name = name.lowercased()
@@ -128,7 +129,9 @@ final class TransportRouter: ChannelInboundHandler, RemovableChannelHandler {
         }
         let router = NIOLoopBound(self, eventLoop: context.eventLoop)
         let loop = context.eventLoop
-        work = Task {
+        executor = executor ?? EventLoopTaskExecutor.shared(for: loop)
+        // On the connection's loop: a poll answered at once never leaves this thread.
+        work = Task(executorPreference: executor) {
             let result: Result<[UInt8], HubError>
             do throws(HubError) {
                 result = .success(
@@ -136,7 +139,11 @@ final class TransportRouter: ChannelInboundHandler, RemovableChannelHandler {
             } catch {
                 result = .failure(error)
             }
-            loop.execute { router.value.respond(head, result, allowOrigin: true) }
+            if loop.inEventLoop {
+                router.value.respond(head, result, allowOrigin: true)
+            } else {
+                loop.execute { router.value.respond(head, result, allowOrigin: true) }
+            }
         }
     }
 
