@@ -148,7 +148,8 @@ public struct MoonwireApplication: Sendable {
             StaticFileEndpoint(directory: configuration.examplesDirectory).register(on: router)
         }
         let transports = Set(configuration.transports)
-        if transports.contains("sse") { SSEEndpoint(hub: hub, configuration: configuration).register(on: router) }
+        let events = transports.contains("sse") ? SSEEndpoint(hub: hub, configuration: configuration) : nil
+        events?.register(on: router)
         let longPoll = transports.contains("longpoll") ? LongPollEndpoint(hub: hub, configuration: configuration) : nil
         longPoll?.register(on: router)
         ClientEndpoints(hub: hub, configuration: configuration).register(on: router)
@@ -179,7 +180,8 @@ public struct MoonwireApplication: Sendable {
                         autoPing: .enabled(timePeriod: configuration.webSocketPingInterval),
                         validateUTF8: true)),
                 guardSettings: guardSettings, gate: gate,
-                transports: longPoll.map { TransportRouter.Endpoints(longPoll: $0, cors: cors) }),
+                transports: longPoll == nil && events == nil
+                    ? nil : TransportRouter.Endpoints(longPoll: longPoll, events: events, cors: cors)),
             configuration: ApplicationConfiguration(
                 address: .hostname(configuration.host, port: configuration.port),
                 serverName: "Moonwire",

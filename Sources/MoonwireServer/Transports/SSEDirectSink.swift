@@ -8,21 +8,21 @@ import NIOHTTPTypesHTTP1
 /// Lets the hub write live events onto an SSE response directly (see `DirectSink`), batched per event
 /// loop, while the channel is writable; once it is not, events wait in the connection's queue.
 ///
-/// Events are formatted at once (the stream's cursor moves in delivery order) and handed to the HTTP/1
-/// response encoder as body parts (it adds the chunk framing), after everything the response's own writer
-/// wrote before.
-final class SSEDirectSink: DirectSink, LoopWriteSink {
+/// Events are formatted at once (the stream's cursor moves in delivery order) and handed as body parts
+/// (the HTTP/1 encoder adds the chunk framing) to the pipeline at the handler that writes the response:
+/// Hummingbird's `HTTP1ToHTTPServerCodec`, or the `TransportRouter` for a stream it serves.
+final class SSEDirectSink<Writer: ChannelHandler>: DirectSink, LoopWriteSink {
     let channel: any Channel
     let format: SSEEventFormat
     private let batcher: EventLoopWriteBatcher
-    /// The handler right above the HTTP/1 encoder.
-    private let codec: PipelineContext<HTTP1ToHTTPServerCodec>
+    /// The handler whose context the response's parts are written from.
+    private let codec: PipelineContext<Writer>
 
     init(channel: any Channel, format: SSEEventFormat) {
         self.channel = channel
         self.format = format
         self.batcher = EventLoopWriteBatcher.shared(for: channel.eventLoop)
-        self.codec = PipelineContext(of: HTTP1ToHTTPServerCodec.self, in: channel)
+        self.codec = PipelineContext(of: Writer.self, in: channel)
     }
 
     var acceptsDirectWrites: Bool { channel.isWritable }
@@ -38,12 +38,12 @@ final class SSEDirectSink: DirectSink, LoopWriteSink {
         batcher.write(.bytes(buffer), to: self)
     }
 
-    /// Writes a body part (on the event loop): straight to the HTTP/1 encoder when the HTTP-types codec is
-    /// in the pipeline, else through the whole pipeline as the response's writer does.
+    /// Writes a body part (on the event loop), from the writing handler's context; without it (it left the
+    /// pipeline), through the whole pipeline as Hummingbird's response writer does.
     func writeOnLoop(_ bytes: ByteBuffer) {
         if let context = codec.context {
             context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(bytes))), promise: nil)
-        } else {
+        } else if Writer.self == HTTP1ToHTTPServerCodec.self {
             channel.write(HTTPResponsePart.body(bytes), promise: nil)
         }
     }

@@ -2,6 +2,7 @@ import HTTPTypes
 import Hummingbird
 import MoonwireCore
 import NIOCore
+import NIOHTTPTypesHTTP1
 
 /// `GET /events`: a Server-Sent Events stream of one or several rooms, resumable with `Last-Event-ID`.
 struct SSEEndpoint: Sendable {
@@ -9,17 +10,34 @@ struct SSEEndpoint: Sendable {
     let configuration: ServerConfiguration
 
     func register(on router: Router<MoonwireRequestContext>) {
+        // Connections that the `TransportRouter` serves never reach this route; those it stepped aside for do.
         router.get("/events") { request, context in
-            await respond { () throws(HubError) in try await open(request, context: context) }
+            await respond { () throws(HubError) in
+                let query = RequestQuery(request)
+                let stream = try await open(
+                    query: query, lastEventID: request.headers[.lastEventID], headers: request.headerDictionary,
+                    token: query.bearerToken(request), remoteAddress: context.remoteAddress, channel: context.channel)
+                return response(stream, request: request, channel: context.channel)
+            }
         }
     }
 
-    private func open(_ request: Request, context: MoonwireRequestContext) async throws(HubError) -> Response {
-        let query = RequestQuery(request)
+    /// The first line of every stream: how long a browser waits before it reconnects.
+    static let preamble = "retry: 3000\n\n"
+
+    /// Opens a stream, whichever HTTP path brought the request: authenticates, connects, welcomes and joins
+    /// the rooms (with the replay asked for); the connection's events are then written in `format`.
+    /// - Parameters:
+    ///   - lastEventID: the `Last-Event-ID` header (it wins over the `last_event_id` parameter).
+    ///   - headers: the request's headers, names in lower case (as plugins see them).
+    func open(
+        query: RequestQuery, lastEventID: String?, headers: [String: String], token: String?, remoteAddress: String?,
+        channel: any Channel
+    ) async throws(HubError) -> (connection: Connection, format: SSEEventFormat) {
         let rooms = query.rooms ?? [hub.defaultRoom]
         for room in rooms { if let error = RoomName.validate(room) { throw error } }
         // The header wins: a browser's EventSource reconnects with the URL it started with and the newest id in the header.
-        let position = request.headers[.lastEventID] ?? query["last_event_id"]
+        let position = lastEventID ?? query["last_event_id"]
         let cursor = position.flatMap(Cursor.init(parsing:))
         let unknownPosition = cursor == nil && !(position ?? "").trimming(" ").isEmpty ? position : nil
 
@@ -32,11 +50,10 @@ struct SSEEndpoint: Sendable {
         let claimed = query["user_id"] ?? query["client_id"] ?? "anonymous-\(RandomID.token(length: 8))"
         let identity = try await hub.authenticate(
             ConnectRequest(
-                transport: .sse, remoteAddress: context.remoteAddress, headers: request.headerDictionary,
-                query: query.values, claimedUserID: claimed, token: query.bearerToken(request))
+                transport: .sse, remoteAddress: remoteAddress, headers: headers,
+                query: query.values, claimedUserID: claimed, token: token)
         ).get()
-        let connection = try hub.connect(identity: identity, transport: .sse, remoteAddress: context.remoteAddress)
-        let channel = context.channel
+        let connection = try hub.connect(identity: identity, transport: .sse, remoteAddress: remoteAddress)
         connection.attach(to: channel)
         connection.send(hub.welcome(connection))
         var start = Cursor()
@@ -62,21 +79,26 @@ struct SSEEndpoint: Sendable {
             await hub.disconnect(connection, reason: .refused(error.message))
             throw error
         }
+        return (connection, SSEEventFormat(rooms: rooms, cursor: start, plain: plain))
+    }
 
+    /// The stream as Hummingbird's response: its writer runs the connection's pump.
+    private func response(
+        _ stream: (connection: Connection, format: SSEEventFormat), request: Request, channel: any Channel
+    ) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream; charset=utf-8"
         headers[.cacheControl] = "no-cache"
         headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
-        let initialCursor = start
+        let (connection, format) = stream
         return Response(
             status: .ok, headers: headers,
             body: ResponseBody { writer in
-                try await writer.write(ByteBuffer(string: "retry: 3000\n\n"))
-                let format = SSEEventFormat(rooms: rooms, cursor: initialCursor, plain: plain)
+                try await writer.write(ByteBuffer(string: Self.preamble))
                 var transport = SSETransport(writer: writer, format: format, channel: channel)
                 // Only once the head and the line above are on the channel may events go to it directly.
                 await channel.settle()
-                connection.attachDirectSink(SSEDirectSink(channel: channel, format: format))
+                connection.attachDirectSink(SSEDirectSink<HTTP1ToHTTPServerCodec>(channel: channel, format: format))
                 _ = try await request.body.consumeWithInboundCloseHandler { _ in
                     await hub.serve(connection, over: &transport)
                 } onInboundClosed: {

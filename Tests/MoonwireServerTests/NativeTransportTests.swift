@@ -3,10 +3,10 @@ import MoonwireCore
 @testable import MoonwireServer
 import Testing
 
-/// `GET /poll` as the connection's own pipeline serves it (`TransportRouter`): in order with the requests
-/// Hummingbird serves on the same keep-alive connection, released when its client goes, with the headers
-/// every other answer has.
-@Suite(.timeLimit(.minutes(1))) struct NativeLongPollTests {
+/// `GET /poll` and `GET /events` as the connection's own pipeline serves them (`TransportRouter`): in order
+/// with the requests Hummingbird serves on the same keep-alive connection, released when their client goes,
+/// with the headers every other answer has.
+@Suite(.timeLimit(.minutes(1))) struct NativeTransportTests {
     static let poll = "/poll?client_id=pipe&user_id=pipe&rooms=general&timeout=0"
 
     @Test func pipelinedPollsAndOtherRequestsAreAnsweredInTheOrderSent() async throws {
@@ -46,6 +46,39 @@ import Testing
             }
             // The session itself stays for its timeout, as with any poll that ends: the user is still present.
             #expect(live.hub.connections(ofUser: "gone").count == 1)
+        }
+    }
+
+    @Test func aStreamAfterAPollOnOneConnectionStartsOnceThePollIsAnswered() async throws {
+        try await withLiveHub { live in
+            let connection = try RawHTTPConnection(port: live.port)
+            let host = "127.0.0.1:\(live.port)"
+            try connection.send(
+                RawHTTPConnection.requestText("GET", Self.poll, host: host)
+                    + RawHTTPConnection.requestText("GET", "/events?user_id=streamer&rooms=general", host: host, headers: [("Origin", "http://\(host)")]))
+            let poll = try #require(try await connection.readResponse())
+            #expect(poll.json?["user_id"]?.stringValue == "pipe")
+            let stream = try #require(try await connection.readResponse())
+            #expect(stream.status == 200)
+            #expect(stream.headers["content-type"] == "text/event-stream; charset=utf-8")
+            #expect(stream.headers["cache-control"] == "no-cache")
+            #expect(stream.headers["access-control-allow-origin"] == "http://\(host)")
+            #expect(stream.headers["transfer-encoding"] == "chunked")
+            try await live.eventually("the streamer to be present") { live.hub.connections(ofUser: "streamer").count == 1 }
+        }
+    }
+
+    @Test func aStreamEndsItsConnectionAsSoonAsItsClientGoes() async throws {
+        try await withLiveHub { live in
+            var connection: RawHTTPConnection? = try RawHTTPConnection(port: live.port)
+            try connection?.send(
+                RawHTTPConnection.requestText("GET", "/events?user_id=leaver&rooms=general", host: "127.0.0.1:\(live.port)"))
+            try await live.eventually("the stream to open") { live.hub.connections(ofUser: "leaver").count == 1 }
+            connection = nil
+            try await live.eventually("the stream's connection to end", timeout: .seconds(20)) {
+                live.hub.connections(ofUser: "leaver").isEmpty
+            }
+            #expect(live.hub.room("general")?.userCount ?? 0 == 0)
         }
     }
 
