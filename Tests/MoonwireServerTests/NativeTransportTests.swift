@@ -30,6 +30,19 @@ import Testing
             #expect(third.json?["user_id"]?.stringValue == "pipe")
             #expect(fourth.status == 200)
             #expect(fourth.json?["events"]?.arrayValue?.count == 1)
+
+            // Many at once: each waits for the one before it, and all are answered.
+            let rounds = 25
+            try connection.send(
+                String(
+                    repeating: RawHTTPConnection.requestText("GET", Self.poll, host: host)
+                        + RawHTTPConnection.requestText("GET", "/health", host: host), count: rounds))
+            for round in 0..<rounds {
+                let poll = try #require(try await connection.readResponse(), "round \(round)")
+                let health = try #require(try await connection.readResponse(), "round \(round)")
+                #expect(poll.json?["user_id"]?.stringValue == "pipe", "round \(round)")
+                #expect(health.json?["status"]?.stringValue == "ok", "round \(round)")
+            }
         }
     }
 

@@ -5,8 +5,8 @@ import NIOHTTP1
 
 /// Wraps the server's child channel (HTTP/1 with WebSocket upgrades) to put an `HTTPConnectionGuard` right
 /// after the HTTP decoder of every connection, refusing the connection at once when the `ConnectionGate`
-/// says the hub holds too many; then, when some transport is served natively, NIO's pipelining handler and
-/// the `TransportRouter`, ahead of Hummingbird's handlers.
+/// says the hub holds too many; then, when some transport is served natively, the `TransportRouter`, ahead
+/// of Hummingbird's handlers.
 struct GuardedChildChannel<Inner: ServerChildChannel>: ServerChildChannel {
     typealias Value = Inner.Value
     let inner: Inner
@@ -24,9 +24,7 @@ struct GuardedChildChannel<Inner: ServerChildChannel>: ServerChildChannel {
             let connectionGuard = HTTPConnectionGuard(settings: settings, refusal: refusal)
             try pipeline.addHandler(connectionGuard, position: .after(decoder))
             if let transports {
-                let pipelining = HTTPServerPipelineHandler()
-                try pipeline.addHandler(pipelining, position: .after(connectionGuard))
-                try pipeline.addHandler(TransportRouter(endpoints: transports), position: .after(pipelining))
+                try pipeline.addHandler(TransportRouter(endpoints: transports), position: .after(connectionGuard))
             }
             return value
         }

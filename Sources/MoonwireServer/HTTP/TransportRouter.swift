@@ -6,13 +6,16 @@ import NIOHTTP1
 /// per-request machinery (an async channel, a `Request`, the router, the middlewares, a `Response`);
 /// everything else goes on, as decoded, to Hummingbird's handlers after it.
 ///
-/// It sits after NIO's `HTTPServerPipelineHandler`, which lets one request through at a time, so its
-/// answers and Hummingbird's never interleave on a keep-alive connection. A first request that asks for
-/// an upgrade (WebSocket) is handed on and both handlers leave the pipeline: what follows is not HTTP.
-/// The hub's work for a request runs in a task on this connection's event loop (`EventLoopTaskExecutor`).
-final class TransportRouter: ChannelInboundHandler, RemovableChannelHandler {
+/// One request is served at a time, so its answers and Hummingbird's never interleave on a keep-alive
+/// connection: a request that arrives while another is being answered waits here (and the connection
+/// stops reading until it is let through). Reading goes on while a poll is parked, so that costs no
+/// system call. A first request that asks for an upgrade (WebSocket) is handed on and the router leaves
+/// the pipeline: what follows is not HTTP. The hub's work for a request runs in a task on this
+/// connection's event loop (`EventLoopTaskExecutor`).
+final class TransportRouter: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
     /// What the router serves itself, and the rules its answers follow.
@@ -30,7 +33,9 @@ final class TransportRouter: ChannelInboundHandler, RemovableChannelHandler {
     private enum Current {
         /// Between requests.
         case idle
-        /// Hummingbird serves the request being read: its parts go on.
+        /// Hummingbird serves the request being read: its parts go on. `answered`: its response has ended.
+        case forwarding(answered: Bool)
+        /// Hummingbird has the whole request; its response has not ended yet.
         case forwarded
         /// A native request whose head was read; served once its end is.
         case reading(HTTPRequestHead, Route)
@@ -42,6 +47,14 @@ final class TransportRouter: ChannelInboundHandler, RemovableChannelHandler {
 
     private let endpoints: Endpoints
     private var current = Current.idle
+    /// Parts of requests that arrived while another was being answered, in order.
+    private var waiting = CircularBuffer<HTTPServerRequestPart>(initialCapacity: 0)
+    /// A read was held back while requests wait.
+    private var readHeld = false
+    /// The client half-closed while requests wait: told once they have gone on.
+    private var inputClosedWaiting = false
+    /// The server is shutting down: close once the native answer in progress has ended.
+    private var closeAfterAnswer = false
     /// A request went on to Hummingbird, so its upgrade handler has made up its mind (and left).
     private var forwardedAny = false
     private var context: ChannelHandlerContext?
@@ -63,13 +76,34 @@ final class TransportRouter: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        waiting.removeAll()
         clientWentAway()
         context.fireChannelInactive()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let event = event as? ChannelEvent, event == .inputClosed, case .streaming = current {
-            clientWentAway()
+        switch event {
+        case let event as ChannelEvent where event == .inputClosed:
+            if case .streaming = current { clientWentAway() }
+            if !waiting.isEmpty {
+                inputClosedWaiting = true
+                return
+            }
+        case is ChannelShouldQuiesceEvent:
+            // (The guard closes a connection with no request open at once.) Hummingbird closes after the
+            // answer it owes; a native answer is ours to end.
+            switch current {
+            case .reading, .answering, .streaming:
+                closeAfterAnswer = true
+                return
+            case .idle:
+                context.close(promise: nil)
+                return
+            case .forwarding, .forwarded:
+                break
+            }
+        default:
+            break
         }
         context.fireUserInboundEventTriggered(event)
     }
@@ -83,37 +117,113 @@ final class TransportRouter: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
+    // MARK: Requests, one at a time
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch Self.unwrapInboundIn(data) {
+        let part = Self.unwrapInboundIn(data)
+        if !waiting.isEmpty {
+            waiting.append(part)
+            return
+        }
+        if case .head = part, !isIdle {
+            waiting.append(part)
+            return
+        }
+        process(part, context: context)
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if waiting.isEmpty {
+            context.read()
+        } else {
+            readHeld = true
+        }
+    }
+
+    private var isIdle: Bool {
+        if case .idle = current { return true }
+        return false
+    }
+
+    private func process(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        switch part {
         case .head(let head):
             let upgrade = head.headers.contains(name: "upgrade")
             if !upgrade, let route = route(for: head) {
                 current = .reading(head, route)
                 return
             }
-            if upgrade, !forwardedAny {
-                context.fireChannelRead(data)
-                stepAside(context)
-                return
-            }
+            let first = !forwardedAny
             forwardedAny = true
-            current = .forwarded
-            context.fireChannelRead(data)
+            current = .forwarding(answered: false)
+            context.fireChannelRead(wrapInboundOut(part))
+            // Hummingbird's upgrade handler looks at the first request it gets only.
+            if upgrade, first { stepAside(context) }
         case .body:
             // A body on a native GET is read and dropped.
-            if case .forwarded = current { context.fireChannelRead(data) }
+            if case .forwarding = current { context.fireChannelRead(wrapInboundOut(part)) }
         case .end:
             switch current {
             case .reading(let head, let route):
                 current = .answering
                 answer(head, route, context: context)
-            case .forwarded:
-                current = .idle
-                context.fireChannelRead(data)
-            case .idle, .answering, .streaming:
-                context.fireChannelRead(data)
+            case .forwarding(let answered):
+                current = answered ? .idle : .forwarded
+                context.fireChannelRead(wrapInboundOut(part))
+                if answered { letWaitingIn(context) }
+            case .idle, .forwarded, .answering, .streaming:
+                context.fireChannelRead(wrapInboundOut(part))
             }
         }
+    }
+
+    /// Hummingbird's answers pass here on their way out: the end of one lets the next request in.
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        guard case .end = Self.unwrapOutboundIn(data) else {
+            context.write(data, promise: promise)
+            return
+        }
+        context.write(data, promise: promise)
+        switch current {
+        case .forwarding(answered: false):
+            current = .forwarding(answered: true)
+        case .forwarded:
+            current = .idle
+            letWaitingIn(context)
+        default:
+            break
+        }
+    }
+
+    /// The answer in progress ended: the requests that waited go on, until one has to wait again.
+    private func letWaitingIn(_ context: ChannelHandlerContext) {
+        // The rest of a request follows its head; the next head waits until this request is answered.
+        var handedOn = false
+        while let part = waiting.first {
+            if case .head = part, !isIdle { break }
+            waiting.removeFirst()
+            process(part, context: context)
+            handedOn = true
+        }
+        // Hummingbird's async channel hands reads on at the end of each read.
+        if handedOn { context.fireChannelReadComplete() }
+        guard waiting.isEmpty else { return }
+        if inputClosedWaiting {
+            inputClosedWaiting = false
+            context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        }
+        if readHeld {
+            readHeld = false
+            context.read()
+        }
+    }
+
+    /// The native answer in progress ended (on the loop): the next request may go on, unless the
+    /// connection ends with this answer.
+    private func answerEnded(_ context: ChannelHandlerContext, keepAlive: Bool) {
+        current = .idle
+        guard keepAlive, !closeAfterAnswer else { return }
+        letWaitingIn(context)
     }
 
     /// The endpoint that serves this request here, if any.
@@ -127,13 +237,18 @@ final class TransportRouter: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
-    /// Leaves the pipeline with the pipelining handler before it: after an upgrade, what passes is not HTTP.
+    /// Hands on what waits and leaves the pipeline: after an upgrade, what passes is not HTTP.
     private func stepAside(_ context: ChannelHandlerContext) {
-        let pipeline = context.pipeline.syncOperations
-        if let pipelining = try? pipeline.context(handlerType: HTTPServerPipelineHandler.self) {
-            pipeline.removeHandler(context: pipelining, promise: nil)
+        while let part = waiting.popFirst() { context.fireChannelRead(wrapInboundOut(part)) }
+        if inputClosedWaiting {
+            inputClosedWaiting = false
+            context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
         }
-        pipeline.removeHandler(context: context, promise: nil)
+        if readHeld {
+            readHeld = false
+            context.read()
+        }
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
 
     // MARK: Answering
@@ -230,7 +345,6 @@ final class TransportRouter: ChannelInboundHandler, RemovableChannelHandler {
     private func respond(_ request: HTTPRequestHead, _ result: Result<[UInt8], HubError>, allowOrigin: Bool) {
         work = nil
         guard case .answering = current, let context, context.channel.isActive else { return }
-        current = .idle
         let body: ByteBuffer
         let status: HTTPResponseStatus
         switch result {
@@ -249,6 +363,7 @@ final class TransportRouter: ChannelInboundHandler, RemovableChannelHandler {
         writeHead(request, status: status, headers: headers, allowOrigin: allowOrigin, context: context)
         context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         writeEnd(request, context: context)
+        answerEnded(context, keepAlive: request.isKeepAlive)
     }
 
     /// Adds what every answer carries (CORS, `Date`, `Server`, `Connection`) and writes the head.
@@ -272,9 +387,9 @@ final class TransportRouter: ChannelInboundHandler, RemovableChannelHandler {
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
     }
 
-    /// Ends the response (and the connection, unless it is kept alive).
+    /// Ends the response, and the connection unless it is kept alive (and the server is not shutting down).
     private func writeEnd(_ request: HTTPRequestHead, context: ChannelHandlerContext) {
-        if request.isKeepAlive {
+        if request.isKeepAlive && !closeAfterAnswer {
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         } else {
             let written = context.eventLoop.makePromise(of: Void.self)
@@ -326,6 +441,7 @@ final class TransportRouter: ChannelInboundHandler, RemovableChannelHandler {
         current = .idle
         guard let context, context.channel.isActive else { return }
         writeEnd(request, context: context)
+        answerEnded(context, keepAlive: request.isKeepAlive)
     }
 
     /// Delivers a stream's queue as Server-Sent Events through the router (on its event loop).
