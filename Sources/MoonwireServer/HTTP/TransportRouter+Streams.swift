@@ -73,24 +73,12 @@ extension TransportRouter {
         let format: SSEEventFormat
 
         mutating func write(_ items: [OutboundItem]) async throws {
-            var buffer = ByteBuffer()
-            for item in items {
-                switch item {
-                case .keepAlive: buffer.writeString(": keep-alive\n\n")
-                case .event(let encoded): format.append(encoded, to: &buffer)
-                }
-            }
-            try await send(buffer)
+            try await send(format.batch(items))
         }
 
         /// Sends a final `disconnect` event with the reason; the stream then ends.
         mutating func close(_ reason: DisconnectReason) async {
-            let data: JSONValue = ["code": .string(reason.code), "message": .string(reason.message)]
-            var buffer = ByteBuffer()
-            buffer.writeString("event: disconnect\ndata: ")
-            buffer.writeBytes(JSONWriter.bytes(data))
-            buffer.writeString("\n\n")
-            try? await send(buffer)
+            try? await send(SSEEventFormat.disconnectEvent(reason))
         }
 
         private func send(_ buffer: ByteBuffer) async throws {

@@ -207,7 +207,11 @@ final class TransportRouter: ChannelDuplexHandler, RemovableChannelHandler {
         }
         // Hummingbird's async channel hands reads on at the end of each read.
         if handedOn { context.fireChannelReadComplete() }
-        guard waiting.isEmpty else { return }
+        if waiting.isEmpty { releaseHeld(context) }
+    }
+
+    /// Nothing waits any more: tells what was held back meanwhile (the client's half-close), and reads.
+    private func releaseHeld(_ context: ChannelHandlerContext) {
         if inputClosedWaiting {
             inputClosedWaiting = false
             context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
@@ -239,15 +243,11 @@ final class TransportRouter: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Hands on what waits and leaves the pipeline: after an upgrade, what passes is not HTTP.
     func stepAside(_ context: ChannelHandlerContext) {
-        while let part = waiting.popFirst() { context.fireChannelRead(wrapInboundOut(part)) }
-        if inputClosedWaiting {
-            inputClosedWaiting = false
-            context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        if !waiting.isEmpty {
+            while let part = waiting.popFirst() { context.fireChannelRead(wrapInboundOut(part)) }
+            context.fireChannelReadComplete()
         }
-        if readHeld {
-            readHeld = false
-            context.read()
-        }
+        releaseHeld(context)
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
 }

@@ -40,6 +40,28 @@ final class SSEEventFormat: @unchecked Sendable {
         Self.write(encoded, id: cursor.encoded(for: rooms), plain: plain, to: &buffer)
     }
 
+    /// Queued items as one buffer: each event, and a comment for each keep-alive. Moves the cursor.
+    func batch(_ items: [OutboundItem]) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        for item in items {
+            switch item {
+            case .keepAlive: buffer.writeString(": keep-alive\n\n")
+            case .event(let encoded): append(encoded, to: &buffer)
+            }
+        }
+        return buffer
+    }
+
+    /// The `disconnect` event that ends a stream, with the reason.
+    static func disconnectEvent(_ reason: DisconnectReason) -> ByteBuffer {
+        let data: JSONValue = ["code": .string(reason.code), "message": .string(reason.message)]
+        var buffer = ByteBuffer()
+        buffer.writeString("event: disconnect\ndata: ")
+        buffer.writeBytes(JSONWriter.bytes(data))
+        buffer.writeString("\n\n")
+        return buffer
+    }
+
     /// One SSE event: `id:` (unless empty), `event:` (unless plain), `data:` the event's JSON.
     private static func write(_ encoded: EncodedEvent, id: String, plain: Bool, to buffer: inout ByteBuffer) {
         if !id.isEmpty { buffer.writeString("id: \(id)\n") }

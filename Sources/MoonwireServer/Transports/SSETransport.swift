@@ -15,15 +15,7 @@ struct SSETransport: Transport {
     let channel: any Channel
 
     mutating func write(_ items: [OutboundItem]) async throws {
-        var buffer = ByteBuffer()
-        for item in items {
-            switch item {
-            case .keepAlive:
-                buffer.writeString(": keep-alive\n\n")
-            case .event(let encoded):
-                format.append(encoded, to: &buffer)
-            }
-        }
+        let buffer = format.batch(items)
         await channel.settle()
         try await writer.write(buffer)
         await channel.settle()
@@ -31,11 +23,7 @@ struct SSETransport: Transport {
 
     /// Sends a final `disconnect` event with the reason; the stream then ends.
     mutating func close(_ reason: DisconnectReason) async {
-        let data: JSONValue = ["code": .string(reason.code), "message": .string(reason.message)]
-        var buffer = ByteBuffer()
-        buffer.writeString("event: disconnect\ndata: ")
-        buffer.writeBytes(JSONWriter.bytes(data))
-        buffer.writeString("\n\n")
+        let buffer = SSEEventFormat.disconnectEvent(reason)
         await channel.settle()
         try? await writer.write(buffer)
         await channel.settle()
