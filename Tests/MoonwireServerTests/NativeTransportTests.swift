@@ -1,5 +1,6 @@
 import Foundation
 import MoonwireCore
+import NIOCore
 @testable import MoonwireServer
 import Testing
 
@@ -159,6 +160,11 @@ import Testing
         #expect(query["frag"] == nil)
         #expect(RequestQuery(target: "/poll").rooms == nil)
         #expect(RequestQuery(target: "/poll?&&").values.isEmpty)
+    }
+
+    @Test func chunksAreFramedAsHTTPWants() {
+        let chunk = SSEEventFormat.chunk(ByteBuffer(string: String(repeating: "x", count: 300)))
+        #expect(String(buffer: chunk) == "12c\r\n" + String(repeating: "x", count: 300) + "\r\n")
     }
 
     @Test func datesAreFormattedAsHTTPWants() {

@@ -38,7 +38,12 @@ extension TransportRouter {
         headers.add(name: "X-Accel-Buffering", value: "no")
         writeHead(request, status: .ok, headers: headers, allowOrigin: true, context: context)
         context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: SSEEndpoint.preamble)))), promise: nil)
-        connection.attachDirectSink(SSEDirectSink<TransportRouter>(channel: context.channel, format: format))
+        // HTTP/1.1 streams are chunked (the encoder adds `Transfer-Encoding`); HTTP/1.0 ones end with the connection.
+        let chunked = request.version.major == 1 && request.version.minor >= 1
+        connection.attachDirectSink(
+            SSEDirectSink(
+                channel: context.channel, format: format,
+                output: .belowEncoder(PipelineContext(of: HTTPResponseEncoder.self, in: context.channel), chunked: chunked)))
     }
 
     /// Writes a stream's body part; `written` completes at once while the socket keeps up, else once this

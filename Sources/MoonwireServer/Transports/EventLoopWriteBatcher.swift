@@ -7,10 +7,11 @@ import Synchronization
 /// WebSocket frame is built once per event for all of them, and each channel is flushed once per hop.
 final class EventLoopWriteBatcher: Sendable {
     /// What one write carries: an event to frame for a WebSocket, a stored event for a one-room SSE
-    /// stream (the same bytes for every such stream), or bytes already formatted.
+    /// stream (the same bytes for every such stream; `chunked`: as an HTTP/1.1 chunk), or bytes already
+    /// formatted.
     enum Payload {
         case webSocketText(EncodedEvent)
-        case sseStoredEvent(EncodedEvent, plain: Bool)
+        case sseStoredEvent(EncodedEvent, plain: Bool, chunked: Bool)
         case bytes(ByteBuffer)
     }
 
@@ -56,7 +57,7 @@ final class EventLoopWriteBatcher: Sendable {
         }
         // A fan-out queues one event for many sinks in a row: frame it once.
         var framed: (event: EncodedEvent, frame: ByteBuffer)?
-        var formatted: (event: EncodedEvent, plain: Bool, bytes: ByteBuffer)?
+        var formatted: (event: EncodedEvent, plain: Bool, chunked: Bool, bytes: ByteBuffer)?
         for (sink, payload) in writes {
             switch payload {
             case .webSocketText(let encoded):
@@ -64,9 +65,10 @@ final class EventLoopWriteBatcher: Sendable {
                     framed = (encoded, Self.textFrame(encoded.json))
                 }
                 sink.writeOnLoop(framed!.frame)
-            case .sseStoredEvent(let encoded, let plain):
-                if formatted?.event !== encoded || formatted?.plain != plain {
-                    formatted = (encoded, plain, SSEEventFormat.storedEvent(encoded, plain: plain))
+            case .sseStoredEvent(let encoded, let plain, let chunked):
+                if formatted?.event !== encoded || formatted?.plain != plain || formatted?.chunked != chunked {
+                    let event = SSEEventFormat.storedEvent(encoded, plain: plain)
+                    formatted = (encoded, plain, chunked, chunked ? SSEEventFormat.chunk(event) : event)
                 }
                 sink.writeOnLoop(formatted!.bytes)
             case .bytes(let bytes):

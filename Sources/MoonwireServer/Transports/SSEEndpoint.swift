@@ -98,7 +98,10 @@ struct SSEEndpoint: Sendable {
                 var transport = SSETransport(writer: writer, format: format, channel: channel)
                 // Only once the head and the line above are on the channel may events go to it directly.
                 await channel.settle()
-                connection.attachDirectSink(SSEDirectSink<HTTP1ToHTTPServerCodec>(channel: channel, format: format))
+                connection.attachDirectSink(
+                    SSEDirectSink(
+                        channel: channel, format: format,
+                        output: .hummingbird(PipelineContext(of: HTTP1ToHTTPServerCodec.self, in: channel))))
                 _ = try await request.body.consumeWithInboundCloseHandler { _ in
                     await hub.serve(connection, over: &transport)
                 } onInboundClosed: {

@@ -52,6 +52,17 @@ final class SSEEventFormat: @unchecked Sendable {
         return buffer
     }
 
+    /// `bytes` as one chunk of an HTTP/1.1 chunked body (RFC 9112 §7.1).
+    static func chunk(_ bytes: ByteBuffer) -> ByteBuffer {
+        var chunk = ByteBuffer()
+        chunk.reserveCapacity(bytes.readableBytes + 12)
+        chunk.writeString(String(bytes.readableBytes, radix: 16))
+        chunk.writeStaticString("\r\n")
+        chunk.writeImmutableBuffer(bytes)
+        chunk.writeStaticString("\r\n")
+        return chunk
+    }
+
     /// The `disconnect` event that ends a stream, with the reason.
     static func disconnectEvent(_ reason: DisconnectReason) -> ByteBuffer {
         let data: JSONValue = ["code": .string(reason.code), "message": .string(reason.message)]
