@@ -82,6 +82,53 @@ import Testing
         }
     }
 
+    @Test func aClientThatHalfClosesStillGetsItsAnswers() async throws {
+        try await withLiveHub { live in
+            let connection = try RawHTTPConnection(port: live.port)
+            let host = "127.0.0.1:\(live.port)"
+            try connection.send(
+                RawHTTPConnection.requestText("GET", "/poll?client_id=half&rooms=general&timeout=1", host: host)
+                    + RawHTTPConnection.requestText("GET", Self.poll, host: host))
+            connection.shutdownWrite()
+            let first = try #require(try await connection.readResponse())
+            let second = try #require(try await connection.readResponse())
+            #expect(first.status == 200)
+            #expect(first.json?["messages"]?.arrayValue?.isEmpty == true)
+            #expect(second.json?["user_id"]?.stringValue == "pipe")
+        }
+    }
+
+    @Test func thousandsOfRefusedRequestsWaitingBehindAPollAreAllAnswered() async throws {
+        try await withLiveHub { live in
+            let connection = try RawHTTPConnection(port: live.port)
+            let host = "127.0.0.1:\(live.port)"
+            let refused = RawHTTPConnection.requestText("GET", Self.poll, host: host, headers: [("Origin", "http://evil.example")])
+            let count = 3000
+            try connection.send(
+                RawHTTPConnection.requestText("GET", "/poll?client_id=first&rooms=general&timeout=1", host: host)
+                    + String(repeating: refused, count: count))
+            #expect(try await connection.readResponse()?.status == 200)
+            for index in 0..<count {
+                let answer = try #require(try await connection.readResponse(), "answer \(index)")
+                guard answer.status == 403 else {
+                    Issue.record("answer \(index): \(answer.status)")
+                    return
+                }
+            }
+        }
+    }
+
+    @Test func anHTTP10StreamClosesTheConnection() async throws {
+        try await withLiveHub { live in
+            let connection = try RawHTTPConnection(port: live.port)
+            try connection.send("GET /events?user_id=old&rooms=general HTTP/1.0\r\nHost: 127.0.0.1:\(live.port)\r\nConnection: keep-alive\r\n\r\n")
+            let head = try #require(try await connection.readResponse())
+            #expect(head.status == 200)
+            #expect(head.headers["connection"] == "close")
+            #expect(head.headers["transfer-encoding"] == nil)
+        }
+    }
+
     @Test func aStreamEndsItsConnectionAsSoonAsItsClientGoes() async throws {
         try await withLiveHub { live in
             var connection: RawHTTPConnection? = try RawHTTPConnection(port: live.port)

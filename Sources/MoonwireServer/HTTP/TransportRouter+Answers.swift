@@ -18,12 +18,21 @@ extension TransportRouter {
             address.ipAddress.map { "\($0):\(address.port ?? 0)" }
         }
         let router = NIOLoopBound(self, eventLoop: context.eventLoop)
-        let executor: any TaskExecutor = self.executor ?? EventLoopTaskExecutor.shared(for: context.eventLoop)
-        self.executor = executor
+        // Plugin hooks may block their thread while they wait for a Lua state: with plugins, the hub's work
+        // runs on the shared pool, as Hummingbird's handlers do.
+        let hub = switch route {
+        case .poll(let longPoll): longPoll.hub
+        case .events(let events): events.hub
+        }
+        var executor: (any TaskExecutor)?
+        if hub.hooks is NoHooks {
+            executor = self.executor ?? EventLoopTaskExecutor.shared(for: context.eventLoop)
+            self.executor = executor
+        }
         let request = NativeRequest(
             head: head, query: query, headers: headers, token: token, remoteAddress: remoteAddress, router: router,
             channel: context.channel)
-        // On the connection's loop: a poll answered at once never leaves this thread.
+        // On the connection's loop (without plugins): a poll answered at once never leaves this thread.
         let serve: @Sendable () async -> Void = { await Self.serve(request, route) }
         work = Task(executorPreference: executor, operation: serve)
     }
@@ -97,15 +106,18 @@ extension TransportRouter {
         headers.add(name: "Content-Type", value: "application/json; charset=utf-8")
         headers.add(name: "Cache-Control", value: "no-store")
         headers.add(name: "Content-Length", value: String(body.readableBytes))
-        writeHead(request, status: status, headers: headers, allowOrigin: allowOrigin, context: context)
+        let keepAlive = request.isKeepAlive
+        writeHead(request, status: status, headers: headers, allowOrigin: allowOrigin, keepAlive: keepAlive, context: context)
         context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-        writeEnd(request, context: context)
-        answerEnded(context, keepAlive: request.isKeepAlive)
+        writeEnd(keepAlive: keepAlive, context: context)
+        answerEnded(context, keepAlive: keepAlive)
     }
 
     /// Adds what every answer carries (CORS, `Date`, `Server`, `Connection`) and writes the head.
+    /// `keepAlive`: whether the connection may serve another request after this answer.
     func writeHead(
-        _ request: HTTPRequestHead, status: HTTPResponseStatus, headers: HTTPHeaders, allowOrigin: Bool, context: ChannelHandlerContext
+        _ request: HTTPRequestHead, status: HTTPResponseStatus, headers: HTTPHeaders, allowOrigin: Bool, keepAlive: Bool,
+        context: ChannelHandlerContext
     ) {
         var headers = headers
         if allowOrigin, let origin = request.headers.first(name: "origin") {
@@ -115,7 +127,7 @@ extension TransportRouter {
         }
         headers.add(name: "Date", value: HTTPDate.now())
         headers.add(name: "Server", value: "Moonwire")
-        if !request.isKeepAlive {
+        if !keepAlive || closeAfterAnswer {
             headers.add(name: "Connection", value: "close")
         } else if request.version == .http1_0 {
             headers.add(name: "Connection", value: "keep-alive")
@@ -125,10 +137,11 @@ extension TransportRouter {
     }
 
     /// Ends the response, and the connection unless it is kept alive (and the server is not shutting down).
-    func writeEnd(_ request: HTTPRequestHead, context: ChannelHandlerContext) {
-        if request.isKeepAlive && !closeAfterAnswer {
+    func writeEnd(keepAlive: Bool, context: ChannelHandlerContext) {
+        if keepAlive && !closeAfterAnswer {
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         } else {
+            closing = true
             let written = context.eventLoop.makePromise(of: Void.self)
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: written)
             written.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }

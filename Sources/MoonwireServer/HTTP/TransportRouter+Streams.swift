@@ -23,6 +23,12 @@ extension TransportRouter {
         onLoop(router.eventLoop) { router.value.endStream(request.head) }
     }
 
+    /// Whether the connection may serve another request after a stream: an HTTP/1.0 stream has no
+    /// framing, so it ends with the connection.
+    static func keepsAlive(_ request: HTTPRequestHead) -> Bool {
+        request.isKeepAlive && request.version.major == 1 && request.version.minor >= 1
+    }
+
     /// Starts an SSE stream's response; live events may then reach it straight from the hub. A client that
     /// is already gone gets none: its connection closes, and its pump ends at once.
     func beginStream(_ request: HTTPRequestHead, connection: Connection, format: SSEEventFormat) {
@@ -36,7 +42,7 @@ extension TransportRouter {
         headers.add(name: "Content-Type", value: "text/event-stream; charset=utf-8")
         headers.add(name: "Cache-Control", value: "no-cache")
         headers.add(name: "X-Accel-Buffering", value: "no")
-        writeHead(request, status: .ok, headers: headers, allowOrigin: true, context: context)
+        writeHead(request, status: .ok, headers: headers, allowOrigin: true, keepAlive: Self.keepsAlive(request), context: context)
         context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: SSEEndpoint.preamble)))), promise: nil)
         // HTTP/1.1 streams are chunked (the encoder adds `Transfer-Encoding`); HTTP/1.0 ones end with the connection.
         let chunked = request.version.major == 1 && request.version.minor >= 1
@@ -44,6 +50,8 @@ extension TransportRouter {
             SSEDirectSink(
                 channel: context.channel, format: format,
                 output: .belowEncoder(PipelineContext(of: HTTPResponseEncoder.self, in: context.channel), chunked: chunked)))
+        // The client stopped sending while the stream opened: it ends at once, as it would have.
+        if inputClosedWaiting { connection.close(.clientClosed) }
     }
 
     /// Writes a stream's body part; `written` completes at once while the socket keeps up, else once this
@@ -68,8 +76,8 @@ extension TransportRouter {
         guard case .streaming = current else { return }
         current = .idle
         guard let context, context.channel.isActive else { return }
-        writeEnd(request, context: context)
-        answerEnded(context, keepAlive: request.isKeepAlive)
+        writeEnd(keepAlive: Self.keepsAlive(request), context: context)
+        answerEnded(context, keepAlive: Self.keepsAlive(request))
     }
 
     /// Delivers a stream's queue as Server-Sent Events through the router (on its event loop).

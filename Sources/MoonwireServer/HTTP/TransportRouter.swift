@@ -55,6 +55,10 @@ final class TransportRouter: ChannelDuplexHandler, RemovableChannelHandler {
     var inputClosedWaiting = false
     /// The server is shutting down: close once the native answer in progress has ended.
     var closeAfterAnswer = false
+    /// The connection ends with the answer just written: what the client still sends is dropped.
+    var closing = false
+    /// Requests that waited are being let in (a request answered at once meanwhile does not start another round).
+    var draining = false
     /// A request went on to Hummingbird, so its upgrade handler has made up its mind (and left).
     var forwardedAny = false
     var context: ChannelHandlerContext?
@@ -78,14 +82,26 @@ final class TransportRouter: ChannelDuplexHandler, RemovableChannelHandler {
     func channelInactive(context: ChannelHandlerContext) {
         waiting.removeAll()
         clientWentAway()
+        // Hummingbird's upgrade handler reports an error when a connection ends without its input closing.
+        if inputClosedWaiting {
+            inputClosedWaiting = false
+            context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        }
         context.fireChannelInactive()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         switch event {
         case let event as ChannelEvent where event == .inputClosed:
-            if case .streaming = current { clientWentAway() }
-            if !waiting.isEmpty {
+            // The client sends no more (or is gone: a close looks the same until a write fails). A stream
+            // ends; a parked poll answers now with what it has. The handlers after this one would close the
+            // connection on this event, so it is told once the native answers owed have gone out.
+            switch current {
+            case .streaming: clientWentAway()
+            case .answering: work?.cancel()
+            default: break
+            }
+            if !waiting.isEmpty || servingNatively {
                 inputClosedWaiting = true
                 return
             }
@@ -120,6 +136,7 @@ final class TransportRouter: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: Requests, one at a time
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if closing { return }
         let part = Self.unwrapInboundIn(data)
         if !waiting.isEmpty {
             waiting.append(part)
@@ -143,6 +160,14 @@ final class TransportRouter: ChannelDuplexHandler, RemovableChannelHandler {
     var isIdle: Bool {
         if case .idle = current { return true }
         return false
+    }
+
+    /// A native request is being read, answered or streamed.
+    var servingNatively: Bool {
+        switch current {
+        case .reading, .answering, .streaming: true
+        case .idle, .forwarding, .forwarded: false
+        }
     }
 
     func process(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
@@ -197,9 +222,17 @@ final class TransportRouter: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// The answer in progress ended: the requests that waited go on, until one has to wait again.
     func letWaitingIn(_ context: ChannelHandlerContext) {
+        // Called again from inside the loop below (a request answered at once): that loop goes on.
+        if draining { return }
+        draining = true
+        defer { draining = false }
         // The rest of a request follows its head; the next head waits until this request is answered.
         var handedOn = false
         while let part = waiting.first {
+            if closing {
+                waiting.removeAll()
+                break
+            }
             if case .head = part, !isIdle { break }
             waiting.removeFirst()
             process(part, context: context)
@@ -212,7 +245,7 @@ final class TransportRouter: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Nothing waits any more: tells what was held back meanwhile (the client's half-close), and reads.
     private func releaseHeld(_ context: ChannelHandlerContext) {
-        if inputClosedWaiting {
+        if inputClosedWaiting, !servingNatively {
             inputClosedWaiting = false
             context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
         }
@@ -226,7 +259,7 @@ final class TransportRouter: ChannelDuplexHandler, RemovableChannelHandler {
     /// connection ends with this answer.
     func answerEnded(_ context: ChannelHandlerContext, keepAlive: Bool) {
         current = .idle
-        guard keepAlive, !closeAfterAnswer else { return }
+        guard keepAlive, !closing else { return }
         letWaitingIn(context)
     }
 

@@ -32,6 +32,9 @@ final class RawHTTPConnection {
         }
     }
 
+    /// Half-closes: the server reads the end of the input, and may still answer.
+    func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
+
     /// Reads what has arrived, without waiting; notes the end of the stream (or a reset).
     private func readAvailable() {
         var chunk = [UInt8](repeating: 0, count: 65536)
