@@ -14,19 +14,24 @@ import Testing
             _ = try await watcher.next(event: "notification")
             _ = try await alice.next(type: "user_joined") { $0["user_id"]?.stringValue == "bob" }
 
-            let total = 300
             let progress = Progress()
-            let publisher = Task {
-                for i in 1...total {
+            // At least 300 messages, and on until 20 more have gone after the last reload answered.
+            let publisher = Task { () -> Int in
+                var i = 0
+                while true {
+                    i += 1
                     try await alice.say("m\(i)")
                     progress.sent.store(i, ordering: .releasing)
+                    let reloadsEnded = progress.reloadsEndedAt.load(ordering: .acquiring)
+                    if i >= 300, reloadsEnded > 0, i >= reloadsEnded + 20 { return i }
                     try await Task.sleep(for: .milliseconds(2))
                 }
             }
             // Four reloads that change the stamp (and one that changes nothing), each while messages flow.
             var reloads: [(version: Int, sentBeforeReturn: Int)] = []
             for version in 2...5 {
-                let threshold = (version - 1) * 60
+                // 60 messages after the previous reload answered: each version handles some, however the race goes.
+                let threshold = (reloads.last?.sentBeforeReturn ?? 0) + 60
                 try await live.eventually("the publisher to pass message \(threshold)", timeout: .seconds(30)) {
                     progress.sent.load(ordering: .acquiring) >= threshold
                 }
@@ -42,7 +47,8 @@ import Testing
                     #expect(unchanged.body?["unchanged"] == ["stamp"], "\(unchanged.text)")
                 }
             }
-            try await publisher.value
+            progress.reloadsEndedAt.store(max(1, reloads.last!.sentBeforeReturn), ordering: .releasing)
+            let total = try await publisher.value
             #expect(reloads.last!.sentBeforeReturn < total, "the last reload finished while messages were still being sent")
 
             // Bob and the SSE watcher each received every message exactly once, in order.
@@ -303,6 +309,8 @@ import Testing
 /// Counts what the publisher has sent, for the test to read while it runs.
 private final class Progress: Sendable {
     let sent = Atomic<Int>(0)
+    /// Messages sent when the last reload answered (0 until then).
+    let reloadsEndedAt = Atomic<Int>(0)
 }
 
 /// Adds `stamp = version` to every message's data.
