@@ -10,8 +10,8 @@ struct CORSMiddleware<Context: RequestContext>: RouterMiddleware {
         guard let origin = request.headers[.origin] else {
             return try await next(request, context)
         }
-        if let refused = policy.firstRefused(request.headers[values: .origin], host: request.head.authority) {
-            return HTTPResponses.error(.init(.originNotAllowed, "origin '\(refused)' is not in server.allowed_origins"))
+        if let refusal = policy.refusal(request.headers[values: .origin], host: request.head.authority) {
+            return HTTPResponses.error(refusal)
         }
         if request.method == .options, request.headers[.accessControlRequestMethod] != nil {
             var headers = HTTPFields()
@@ -23,9 +23,9 @@ struct CORSMiddleware<Context: RequestContext>: RouterMiddleware {
             return Response(status: .noContent, headers: headers)
         }
         var response = try await next(request, context)
-        response.headers[.accessControlAllowOrigin] = origin
-        response.headers[.accessControlExposeHeaders] = "Content-Type"
-        response.headers[.vary] = "Origin"
+        for (name, value) in CORSPolicy.answerHeaders(origin: origin) {
+            if let name = HTTPField.Name(name) { response.headers[name] = value }
+        }
         return response
     }
 }

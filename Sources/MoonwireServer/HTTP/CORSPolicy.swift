@@ -1,3 +1,5 @@
+import MoonwireCore
+
 /// Which browser origins may use the hub: checked for CORS and for WebSocket upgrades.
 public struct CORSPolicy: Sendable {
     public let patterns: [OriginPattern]
@@ -28,5 +30,15 @@ public struct CORSPolicy: Sendable {
     /// The first origin among `origins` (every `Origin` header of a request) that is not allowed, if any.
     public func firstRefused(_ origins: [String], host: String?) -> String? {
         origins.first { !allows(origin: $0, host: host) }
+    }
+
+    /// The error a request gets when one of its `origins` is not allowed; `nil` when all are.
+    public func refusal(_ origins: [String], host: String?) -> HubError? {
+        firstRefused(origins, host: host).map { HubError(.originNotAllowed, "origin '\($0)' is not in server.allowed_origins") }
+    }
+
+    /// The headers an answer to an allowed cross-origin request carries (names and values).
+    static func answerHeaders(origin: String) -> [(name: String, value: String)] {
+        [("Access-Control-Allow-Origin", origin), ("Access-Control-Expose-Headers", "Content-Type"), ("Vary", "Origin")]
     }
 }

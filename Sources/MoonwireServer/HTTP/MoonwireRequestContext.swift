@@ -16,10 +16,6 @@ public struct MoonwireRequestContext: RequestContext, WebSocketRequestContext {
         self.coreContext = .init(source: source)
         self.webSocket = .init()
         self.channel = source.channel
-        if let address = source.channel.remoteAddress, let ip = address.ipAddress {
-            self.remoteAddress = "\(ip):\(address.port ?? 0)"
-        } else {
-            self.remoteAddress = nil
-        }
+        self.remoteAddress = source.channel.remoteAddress?.ipAndPort
     }
 }

@@ -13,10 +13,14 @@ extension Request {
 
     /// Headers as a dictionary with lowercased names (repeated headers joined by commas).
     var headerDictionary: [String: String] {
+        Self.headerDictionary(headers.map { ($0.name.canonicalName, $0.value) })
+    }
+
+    /// Header fields (names in lower case) as plugins see them: a repeated header's values joined by commas.
+    static func headerDictionary(_ fields: [(name: String, value: String)]) -> [String: String] {
         var result: [String: String] = [:]
-        for field in headers {
-            let name = field.name.canonicalName
-            if let existing = result[name] { result[name] = existing + ", " + field.value } else { result[name] = field.value }
+        for (name, value) in fields {
+            if let existing = result[name] { result[name] = existing + ", " + value } else { result[name] = value }
         }
         return result
     }

@@ -85,7 +85,7 @@ struct RequestQuery: Sendable {
 
     /// A bearer token from `Authorization`, else the `token` parameter.
     func bearerToken(_ request: Request) -> String? {
-        request.authorizationBearer ?? self["token"]
+        bearerToken(authorization: request.headers[.authorization])
     }
 
     /// A bearer token from an `Authorization` header's value, else the `token` parameter.

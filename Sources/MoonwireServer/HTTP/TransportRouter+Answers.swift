@@ -1,3 +1,4 @@
+import Hummingbird
 import MoonwireCore
 import NIOCore
 import NIOHTTP1
@@ -7,16 +8,14 @@ extension TransportRouter {
     /// Starts the hub's work on a native request whose end was read (or refuses its origin at once).
     func answer(_ head: HTTPRequestHead, _ route: Route, context: ChannelHandlerContext) {
         let origins = head.headers["origin"]
-        if !origins.isEmpty, let refused = endpoints.cors.firstRefused(origins, host: head.headers.first(name: "host")) {
-            respond(head, .failure(HubError(.originNotAllowed, "origin '\(refused)' is not in server.allowed_origins")), allowOrigin: false)
+        if !origins.isEmpty, let refusal = endpoints.cors.refusal(origins, host: head.headers.first(name: "host")) {
+            respond(head, .failure(refusal), allowOrigin: false)
             return
         }
         let query = RequestQuery(target: head.uri)
-        let headers = Self.dictionary(head.headers)
+        let headers = Request.headerDictionary(head.headers.map { ($0.name.lowercased(), $0.value) })
         let token = query.bearerToken(authorization: headers["authorization"])
-        let remoteAddress = context.channel.remoteAddress.flatMap { address in
-            address.ipAddress.map { "\($0):\(address.port ?? 0)" }
-        }
+        let remoteAddress = context.channel.remoteAddress?.ipAndPort
         let router = NIOLoopBound(self, eventLoop: context.eventLoop)
         // Plugin hooks may block their thread while they wait for a Lua state: with plugins, the hub's work
         // runs on the shared pool, as Hummingbird's handlers do.
@@ -70,17 +69,6 @@ extension TransportRouter {
         onLoop(router.eventLoop) { router.value.respond(request.head, result, allowOrigin: true) }
     }
 
-
-    /// Headers as plugins see them: names in lower case, a repeated header's values joined by commas.
-    static func dictionary(_ headers: HTTPHeaders) -> [String: String] {
-        var dictionary: [String: String] = [:]
-        for (name, value) in headers {
-            let name = name.lowercased()
-            if let existing = dictionary[name] { dictionary[name] = existing + ", " + value } else { dictionary[name] = value }
-        }
-        return dictionary
-    }
-
     /// Runs `body` on `loop`: at once when already there (the tasks above run there), else soon.
     static func onLoop(_ loop: any EventLoop, _ body: @escaping @Sendable () -> Void) {
         if loop.inEventLoop { body() } else { loop.execute(body) }
@@ -121,9 +109,7 @@ extension TransportRouter {
     ) {
         var headers = headers
         if allowOrigin, let origin = request.headers.first(name: "origin") {
-            headers.add(name: "Access-Control-Allow-Origin", value: origin)
-            headers.add(name: "Access-Control-Expose-Headers", value: "Content-Type")
-            headers.add(name: "Vary", value: "Origin")
+            headers.add(contentsOf: CORSPolicy.answerHeaders(origin: origin))
         }
         headers.add(name: "Date", value: HTTPDate.now())
         headers.add(name: "Server", value: "Moonwire")

@@ -23,10 +23,15 @@ extension TransportRouter {
         onLoop(router.eventLoop) { router.value.endStream(request.head) }
     }
 
-    /// Whether the connection may serve another request after a stream: an HTTP/1.0 stream has no
-    /// framing, so it ends with the connection.
+    /// Whether a stream's body is chunked: HTTP/1.1 (the encoder adds `Transfer-Encoding`). An HTTP/1.0
+    /// stream has no framing and ends with the connection.
+    static func isChunked(_ request: HTTPRequestHead) -> Bool {
+        request.version.major == 1 && request.version.minor >= 1
+    }
+
+    /// Whether the connection may serve another request after a stream.
     static func keepsAlive(_ request: HTTPRequestHead) -> Bool {
-        request.isKeepAlive && request.version.major == 1 && request.version.minor >= 1
+        request.isKeepAlive && isChunked(request)
     }
 
     /// Starts an SSE stream's response; live events may then reach it straight from the hub. A client that
@@ -44,12 +49,10 @@ extension TransportRouter {
         headers.add(name: "X-Accel-Buffering", value: "no")
         writeHead(request, status: .ok, headers: headers, allowOrigin: true, keepAlive: Self.keepsAlive(request), context: context)
         context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: SSEEndpoint.preamble)))), promise: nil)
-        // HTTP/1.1 streams are chunked (the encoder adds `Transfer-Encoding`); HTTP/1.0 ones end with the connection.
-        let chunked = request.version.major == 1 && request.version.minor >= 1
         connection.attachDirectSink(
             SSEDirectSink(
                 channel: context.channel, format: format,
-                output: .belowEncoder(PipelineContext(of: HTTPResponseEncoder.self, in: context.channel), chunked: chunked)))
+                output: .belowEncoder(PipelineContext(of: HTTPResponseEncoder.self, in: context.channel), chunked: Self.isChunked(request))))
         // The client stopped sending while the stream opened: it ends at once, as it would have.
         if inputClosedWaiting { connection.close(.clientClosed) }
     }

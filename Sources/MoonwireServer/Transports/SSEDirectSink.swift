@@ -25,14 +25,18 @@ final class SSEDirectSink: DirectSink, LoopWriteSink {
     let format: SSEEventFormat
     private let batcher: EventLoopWriteBatcher
     private let output: Output
-    private let chunked: Bool
 
     init(channel: any Channel, format: SSEEventFormat, output: Output) {
         self.channel = channel
         self.format = format
         self.batcher = EventLoopWriteBatcher.shared(for: channel.eventLoop)
         self.output = output
-        if case .belowEncoder(_, let chunked) = output { self.chunked = chunked } else { self.chunked = false }
+    }
+
+    /// Events go out as chunks framed here.
+    private var chunked: Bool {
+        if case .belowEncoder(_, let chunked) = output { return chunked }
+        return false
     }
 
     var acceptsDirectWrites: Bool { channel.isWritable }

@@ -25,8 +25,7 @@ struct WebSocketEndpoint: Sendable {
         webSocketRouter.ws("/ws") { inbound, outbound, context in
             let request = context.request
             var refusal: (HubError, DisconnectReason)?
-            if let origin = cors.firstRefused(request.headers[values: .origin], host: request.head.authority) {
-                let error = HubError(.originNotAllowed, "origin '\(origin)' is not in server.allowed_origins")
+            if let error = cors.refusal(request.headers[values: .origin], host: request.head.authority) {
                 refusal = (error, DisconnectReason(code: "origin_not_allowed", message: error.message, closeCode: 1008))
             } else if hub.isShuttingDown {
                 refusal = (HubError(.shuttingDown, "server shutting down"), .shutdown)
