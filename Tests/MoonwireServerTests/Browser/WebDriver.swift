@@ -16,7 +16,7 @@ final class WebDriver: Sendable {
 
     /// Starts chromedriver on a free port and waits until it answers.
     static func start() async throws -> WebDriver {
-        let port = try freePort()
+        let port = try freeLoopbackPort()
         // Spawned without the test process's descriptors (a hub's listening socket would outlive the hub).
         let process = try CommandRun(executable: "/usr/bin/chromedriver", ["--port=\(port)", "--allowed-ips=127.0.0.1"])
         let driver = WebDriver(port: port, process: process)
@@ -60,19 +60,6 @@ final class WebDriver: Sendable {
     func stop() async {
         process.terminate()
         _ = try? await process.exitStatus(timeout: .seconds(10))
-    }
-
-    private static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }
 

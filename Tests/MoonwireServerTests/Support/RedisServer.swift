@@ -75,22 +75,32 @@ func withRedisServer(_ body: (RedisServer) async throws -> Void) async throws {
     try await server.stop()
 }
 
-/// A TCP port on 127.0.0.1 that was free a moment ago.
+/// Ports handed out by `freeLoopbackPort` in this test run.
+private let handedOutPorts = Mutex<Set<Int>>([])
+
+/// A TCP port on 127.0.0.1 that was free a moment ago, for a server a test starts as a process. It lies
+/// below Linux's ephemeral range (32768–60999): a port the kernel picks (`bind` to 0) is one a client
+/// socket of another test may take as its own before the server binds it ("Address already in use").
+/// Never the same port twice in one run.
 func freeLoopbackPort() throws -> Int {
+    for _ in 0..<500 {
+        let candidate = Int.random(in: 20_000..<32_000)
+        guard handedOutPorts.withLock({ $0.insert(candidate).inserted }) else { continue }
+        if canBindLoopback(port: candidate) { return candidate }
+    }
+    throw ProbeError.unexpected("no free loopback port between 20000 and 32000")
+}
+
+/// Whether 127.0.0.1:`port` can be bound now.
+private func canBindLoopback(port: Int) -> Bool {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw ProbeError.unexpected("socket failed") }
+    guard fd >= 0 else { return false }
     defer { close(fd) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = 0
+    address.sin_port = UInt16(port).bigEndian
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let bound = withUnsafePointer(to: &address) {
+    return withUnsafePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard bound == 0 else { throw ProbeError.unexpected("bind failed") }
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    guard withUnsafeMutablePointer(to: &address, {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-    }) == 0 else { throw ProbeError.unexpected("getsockname failed") }
-    return Int(UInt16(bigEndian: address.sin_port))
+    } == 0
 }
