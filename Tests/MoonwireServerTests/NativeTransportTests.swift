@@ -104,17 +104,19 @@ import Testing
             let host = "127.0.0.1:\(live.port)"
             let refused = RawHTTPConnection.requestText("GET", Self.poll, host: host, headers: [("Origin", "http://evil.example")])
             let count = 3000
+            // The last asks to close: the whole conversation is then read at once (parsing 3,000 answers one
+            // by one off the front of a buffer costs the test more than the hub).
+            let last = RawHTTPConnection.requestText(
+                "GET", Self.poll, host: host, headers: [("Origin", "http://evil.example"), ("Connection", "close")])
             try connection.send(
                 RawHTTPConnection.requestText("GET", "/poll?client_id=first&rooms=general&timeout=1", host: host)
-                    + String(repeating: refused, count: count))
-            #expect(try await connection.readResponse()?.status == 200)
-            for index in 0..<count {
-                let answer = try #require(try await connection.readResponse(), "answer \(index)")
-                guard answer.status == 403 else {
-                    Issue.record("answer \(index): \(answer.status)")
-                    return
-                }
-            }
+                    + String(repeating: refused, count: count - 1) + last)
+            let text = String(decoding: try await connection.readToEnd(timeout: .seconds(30)), as: UTF8.self)
+            // (A body has no line end of its own: the next status line follows it directly.)
+            let statuses = text.components(separatedBy: "HTTP/1.1 ").dropFirst().map { $0.prefix(3) }
+            #expect(statuses.first == "200")
+            #expect(statuses.count == count + 1, "every request answered")
+            #expect(statuses.dropFirst().allSatisfy { $0 == "403" }, "\(Set(statuses.dropFirst()))")
         }
     }
 
